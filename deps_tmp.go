@@ -1,0 +1,22 @@
+package itsmbridge
+import (
+	_ "github.com/hashicorp/go-plugin"
+	_ "github.com/hashicorp/go-hclog"
+	_ "github.com/hashicorp/hcl/v2"
+	_ "github.com/hashicorp/hcl/v2/hcldec"
+	_ "github.com/hashicorp/hcl/v2/hclparse"
+	_ "github.com/zclconf/go-cty/cty"
+	_ "github.com/zclconf/go-cty/cty/function/stdlib"
+	_ "github.com/go-jose/go-jose/v4"
+	_ "github.com/go-jose/go-jose/v4/jwt"
+	_ "modernc.org/sqlite"
+	_ "github.com/jackc/pgx/v5"
+	_ "github.com/getkin/kin-openapi/openapi3"
+	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/go-chi/chi/v5"
+	_ "github.com/cenkalti/backoff/v5"
+	_ "golang.org/x/time/rate"
+	_ "google.golang.org/grpc"
+	_ "google.golang.org/protobuf/proto"
+	_ "github.com/vmihailenco/msgpack/v5"
+)
