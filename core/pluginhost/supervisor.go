@@ -340,3 +340,11 @@ func (s *Supervisor) setDown(err error) {
 	}
 	s.lastErr = err
 }
+
+// Info returns what the plugin reported at its last launch (zero before the
+// first successful launch).
+func (s *Supervisor) Info() hostclient.Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.info
+}
