@@ -54,7 +54,8 @@ type Config struct {
 	Metrics *metrics.Metrics
 	// Owner identifies this process in leases (default host/pid/random).
 	Owner string
-	// LeaseFor is the lease length, renewed while working (default 60s).
+	// LeaseFor is the lease length, renewed every third of it while working
+	// (default 15s): how long a killed process's deliveries wait for takeover.
 	LeaseFor time.Duration
 	// PollInterval is the longest an idle backend waits before polling (default 1s).
 	PollInterval time.Duration
@@ -81,7 +82,7 @@ func New(cfg Config) *Dispatcher {
 		cfg.Owner = DefaultOwner()
 	}
 	if cfg.LeaseFor <= 0 {
-		cfg.LeaseFor = 60 * time.Second
+		cfg.LeaseFor = 15 * time.Second
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second

@@ -171,7 +171,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	routed, _ := snap.Router.Route(a)
 	rec := store.IngestRecord{Source: src.Name, Alert: *a, Raw: body, Deliveries: make([]store.NewDelivery, 0, len(routed))}
 	for _, d := range routed {
-		nd, err := newDelivery(a, d)
+		nd, err := NewDelivery(a, d)
 		if err != nil {
 			log.Error("encoding delivery", "error", err)
 			writeJSON(w, http.StatusInternalServerError, response{Error: "internal error"})
@@ -221,8 +221,8 @@ func (h *Handler) unavailable(w http.ResponseWriter, msg string) {
 	writeJSON(w, http.StatusServiceUnavailable, response{Error: msg})
 }
 
-// newDelivery turns a routed delivery into the store's record.
-func newDelivery(a *alert.Alert, d route.Delivery) (store.NewDelivery, error) {
+// NewDelivery turns a routed delivery into the store's record.
+func NewDelivery(a *alert.Alert, d route.Delivery) (store.NewDelivery, error) {
 	ticket, err := json.Marshal(d.Ticket)
 	if err != nil {
 		return store.NewDelivery{}, err

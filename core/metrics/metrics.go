@@ -157,9 +157,11 @@ type StatsSource interface {
 
 // WatchStore adds gauges computed from the store at scrape time: queue depth
 // and oldest pending age per backend, dead letters, quarantine and unrouted.
-func (m *Metrics) WatchStore(src StatsSource) {
+// configured lists the backends ("type.name") that always get a series,
+// even with an empty queue.
+func (m *Metrics) WatchStore(src StatsSource, configured func() []string) {
 	if m != nil {
-		m.registry.MustRegister(&storeCollector{src: src})
+		m.registry.MustRegister(&storeCollector{src: src, configured: configured})
 	}
 }
 
@@ -178,7 +180,10 @@ var (
 		"1 when the store answered the last scrape.", nil, nil)
 )
 
-type storeCollector struct{ src StatsSource }
+type storeCollector struct {
+	src        StatsSource
+	configured func() []string
+}
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descQueueDepth, descOldest, descDead, descQuarantine, descUnrouted, descStoreUp} {
@@ -198,8 +203,10 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descQuarantine, prometheus.GaugeValue, float64(st.Quarantined))
 	ch <- prometheus.MustNewConstMetric(descUnrouted, prometheus.GaugeValue, float64(st.Unrouted))
 	now := time.Now()
+	seen := map[string]bool{}
 	for _, b := range st.Backends {
 		name := b.Backend.String()
+		seen[name] = true
 		ch <- prometheus.MustNewConstMetric(descQueueDepth, prometheus.GaugeValue, float64(b.Depth()), name)
 		ch <- prometheus.MustNewConstMetric(descDead, prometheus.GaugeValue, float64(b.Dead), name)
 		age := 0.0
@@ -207,5 +214,15 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 			age = now.Sub(b.OldestEnqueuedAt).Seconds()
 		}
 		ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, age, name)
+	}
+	if c.configured == nil {
+		return
+	}
+	for _, name := range c.configured() {
+		if !seen[name] {
+			ch <- prometheus.MustNewConstMetric(descQueueDepth, prometheus.GaugeValue, 0, name)
+			ch <- prometheus.MustNewConstMetric(descDead, prometheus.GaugeValue, 0, name)
+			ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, 0, name)
+		}
 	}
 }
