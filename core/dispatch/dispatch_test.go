@@ -135,7 +135,7 @@ func (p *grpcPlugin) Call(ctx context.Context, fn func(context.Context, *hostcli
 
 func (p *grpcPlugin) Info() hostclient.Info { return p.info }
 
-func serveFake(t *testing.T, f *fakeITSM) *grpcPlugin {
+func serveFake(t testing.TB, f *fakeITSM) *grpcPlugin {
 	t.Helper()
 	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{sdk.PluginKey: &sdk.GRPCPlugin{Impl: f}})
 	t.Cleanup(func() { client.Close() })
@@ -154,7 +154,7 @@ func serveFake(t *testing.T, f *fakeITSM) *grpcPlugin {
 var backendID = store.BackendID{Type: "fake", Name: "test"}
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	store *sqlite.Store
 	fake  *fakeITSM
 	plug  *grpcPlugin
@@ -162,7 +162,7 @@ type harness struct {
 	n     atomic.Int64
 }
 
-func newHarness(t *testing.T, f *fakeITSM) *harness {
+func newHarness(t testing.TB, f *fakeITSM) *harness {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"), sqlite.Options{})
 	if err != nil {

@@ -124,26 +124,30 @@ func (j *job) create(ctx context.Context, generation int, prev *store.Ticket) er
 		Backend: j.l.backend.ID, Key: j.d.TicketKey, Generation: generation,
 		Ref: *ref, State: store.TicketOpen, LastDeliveryID: j.d.ID,
 	}
+	j.log.Info("ticket created", "ticket", ref.Number, "ticket_id", ref.ID, "generation", generation)
+	if prev != nil {
+		j.log.Info("previous ticket resolved beyond the reopen window; opened a new one", "previous", prev.Ref.Number)
+	}
+	if len(j.itemsToBind()) == 0 {
+		// Nothing else to do: record the ticket and complete in one commit.
+		return j.complete(ctx, ActionCreated, &t)
+	}
 	// Record the ticket before binding CIs: if we crash now, the retry of
 	// this delivery finds it (LastDeliveryID) and only binds.
 	saved, err := j.l.cfg.Store.PutTicket(ctx, t)
 	if err != nil {
 		return sdk.Retryable(fmt.Errorf("recording ticket %s: %w", ref.Number, err), 0)
 	}
-	j.log.Info("ticket created", "ticket", ref.Number, "ticket_id", ref.ID, "generation", generation)
-	if prev != nil {
-		j.log.Info("previous ticket resolved beyond the reopen window; opened a new one", "previous", prev.Ref.Number)
-	}
 	return j.bindAndComplete(ctx, saved, ActionCreated)
 }
 
 func (j *job) bindAndComplete(ctx context.Context, t store.Ticket, action string) error {
-	if j.opts.BindCIs && j.l.backend.Plugin.Info().Has(sdk.CapBindCI) {
+	if items := j.itemsToBind(); len(items) > 0 {
 		bound := map[string]bool{}
 		for _, b := range t.CIBindings {
 			bound[b.Item] = true
 		}
-		for i, item := range alert.ConfigurationItems(&j.alert) {
+		for i, item := range items {
 			name := ciKey(item)
 			if bound[name] {
 				continue
@@ -167,6 +171,14 @@ func (j *job) bindAndComplete(ctx context.Context, t store.Ticket, action string
 		}
 	}
 	return j.complete(ctx, action, nil)
+}
+
+// itemsToBind are the alert's CIs when the route binds CIs and the plugin can.
+func (j *job) itemsToBind() []sdk.ConfigurationItem {
+	if !j.opts.BindCIs || !j.l.backend.Plugin.Info().Has(sdk.CapBindCI) {
+		return nil
+	}
+	return alert.ConfigurationItems(&j.alert)
 }
 
 func ciKey(item sdk.ConfigurationItem) string {
