@@ -158,6 +158,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.Source = src.Name
+	if a.FiredAt == "" && a.Status == alert.StatusFired {
+		// Some legacy payloads carry no time at all; the receipt time is the
+		// best stand-in for the reopen window and for humans.
+		a.FiredAt = start.UTC().Format(time.RFC3339)
+	}
 	log = log.With("alert_id", a.ID, "status", a.Status)
 
 	if !auth.SubscriptionAllowed(src.AllowedSubscriptions, a.ID, a.Targets) {
