@@ -1,0 +1,12 @@
+backend "jira" "ops" {}
+backend "jira" "ops" {}
+
+route "default" {
+  match = true
+  to    = [backend.jira.ops]
+}
+
+route "default" {
+  match = false
+  to    = [backend.jira.ops]
+}

@@ -1,0 +1,3 @@
+route "x" {
+  match = alert.severity <=
+}

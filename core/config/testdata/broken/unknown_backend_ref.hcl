@@ -1,0 +1,7 @@
+backend "servicenow" "prod" {}
+backend "jira" "ops" {}
+
+route "critical" {
+  match = alert.severity <= 1
+  to    = [backend.servicenow.prd, backend.jira.operations]
+}

@@ -1,0 +1,3 @@
+server {
+  max_body_bytes = "lots"
+}

@@ -1,0 +1,5 @@
+backend "nosuchplugin" "x" {
+  config {
+    anything = 1
+  }
+}

@@ -1,0 +1,6 @@
+backend "jira" "ops" {}
+
+route "all" {
+  match = alert.severity >= 0 || true
+  to    = [backend.jira.ops]
+}

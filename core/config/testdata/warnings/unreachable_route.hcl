@@ -1,0 +1,19 @@
+source "azure_monitor" "prod" {
+  path = "/webhooks/azure/prod"
+  azure_ad {
+    tenants   = ["00000000-0000-0000-0000-00000000a2e1"]
+    audiences = ["api://itsmbridge"]
+  }
+}
+
+backend "jira" "ops" {}
+
+route "catch-all" {
+  match = true
+  to    = [backend.jira.ops]
+}
+
+route "critical" {
+  match = alert.severity <= 1
+  to    = [backend.jira.ops]
+}

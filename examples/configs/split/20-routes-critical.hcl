@@ -1,0 +1,4 @@
+route "critical" {
+  match = alert.severity <= 1
+  to    = [backend.servicenow.prod]
+}
