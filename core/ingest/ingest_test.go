@@ -43,14 +43,15 @@ func (oneRoute) Route(a *alert.Alert) ([]route.Delivery, []route.Result) {
 }
 
 type env struct {
-	t      *testing.T
-	entra  *entratest.Server
-	store  *sqlite.Store
-	srv    *httptest.Server
-	ingest *Handler
+	t        testing.TB
+	verifier *auth.Verifier
+	entra    *entratest.Server
+	store    *sqlite.Store
+	srv      *httptest.Server
+	ingest   *Handler
 }
 
-func newEnv(t *testing.T, allowedSubs ...string) *env {
+func newEnv(t testing.TB, allowedSubs ...string) *env {
 	t.Helper()
 	e := &env{t: t, entra: entratest.New()}
 	authority := e.entra.Start()
@@ -60,6 +61,7 @@ func newEnv(t *testing.T, allowedSubs ...string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(v.Close)
+	e.verifier = v
 	e.store, err = sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
