@@ -8,6 +8,7 @@ import (
 
 	"github.com/itsmbridge/itsmbridge/core/admin"
 	"github.com/itsmbridge/itsmbridge/core/config"
+	"github.com/itsmbridge/itsmbridge/core/console"
 	"github.com/itsmbridge/itsmbridge/core/ingest"
 	"github.com/itsmbridge/itsmbridge/core/normalize"
 	"github.com/itsmbridge/itsmbridge/core/store"
@@ -69,12 +70,35 @@ func (b *Bridge) ReplayQuarantine(ctx context.Context, id int64) (store.IngestRe
 	return res, err
 }
 
+// adminHandler serves the admin API with the console mounted at / inside
+// its authenticated group; WithLogin lets a browser present the token.
 func (b *Bridge) adminHandler() http.Handler {
-	return admin.New(admin.Options{
+	token := b.Config().Server.AdminToken
+	con := console.New(console.Options{Store: b.store, Runtime: consoleRuntime{b}, Logger: b.logger})
+	return console.WithLogin(admin.New(admin.Options{
 		Store:   b.store,
 		Runtime: runtime{b},
 		Metrics: b.metrics.Handler(),
-		Token:   b.Config().Server.AdminToken,
+		Token:   token,
 		Logger:  b.logger,
-	})
+		Extra:   con.Mount,
+	}), token)
+}
+
+// consoleRuntime adapts the Bridge to console.Runtime.
+type consoleRuntime struct{ b *Bridge }
+
+func (r consoleRuntime) Config() *config.Config { return r.b.Config() }
+
+func (r consoleRuntime) LastReload() console.Reload {
+	l := r.b.LastReload()
+	return console.Reload{At: l.At, OK: l.OK, Diagnostics: l.Diagnostics}
+}
+
+func (r consoleRuntime) Backends() []console.Backend {
+	var out []console.Backend
+	for _, s := range r.b.Backends() {
+		out = append(out, console.Backend{ID: s.ID, Status: s.Plugin, Info: s.Info})
+	}
+	return out
 }
