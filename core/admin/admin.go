@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -54,7 +55,7 @@ func New(o Options) http.Handler {
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	r.Get("/readyz", a.ready)
 	r.Group(func(r chi.Router) {
-		r.Use(a.authenticate)
+		r.Use(sameOrigin, a.authenticate)
 		if o.Metrics != nil {
 			r.Method(http.MethodGet, "/metrics", o.Metrics)
 		}
@@ -88,6 +89,27 @@ func New(o Options) http.Handler {
 type api struct {
 	o   Options
 	log hclog.Logger
+}
+
+// sameOrigin refuses state-changing requests a browser sends on behalf of
+// another site: without an admin token (loopback), any page open in the
+// operator's browser could otherwise POST to the admin API.
+func sameOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+				writeError(w, http.StatusForbidden, errors.New("cross-site request refused"))
+				return
+			}
+			if o := r.Header.Get("Origin"); o != "" && o != "null" {
+				if u, err := url.Parse(o); err != nil || u.Host != r.Host {
+					writeError(w, http.StatusForbidden, errors.New("cross-origin request refused"))
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (a *api) authenticate(next http.Handler) http.Handler {

@@ -109,6 +109,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Skip("browser test skipped in -short mode")
 	}
 	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("browser test: %s not found; .ci/run installs Debian's chromium, so CI must have it", chromiumPath)
+		}
 		t.Skipf("browser test skipped: %s not found; install Debian's Chromium with `apt-get install -y chromium`", chromiumPath)
 	}
 	shots := artifactDir(t)
