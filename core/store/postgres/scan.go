@@ -1,0 +1,70 @@
+package postgres
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/itsmbridge/itsmbridge/core/store"
+)
+
+// named substitutes a named placeholder (e.g. "$now") with a positional one.
+func named(sql, name, pos string) string { return strings.ReplaceAll(sql, name, pos) }
+
+// deliveryCols are the columns scanDelivery reads, for table alias d.
+const deliveryCols = `d.id, d.alert_id, d.route, d.backend_type, d.backend_name, d.ticket_key, d.event, d.ticket,
+d.options, d.state, d.attempts, d.next_attempt_at, d.enqueued_at, d.created_at, d.updated_at, d.finished_at,
+d.lease_owner, d.lease_expires_at, d.last_error, d.dead_reason, d.outcome`
+
+// scanDelivery reads deliveryCols (plus the alert JSON when withAlert) and
+// reports a pending delivery under a live lease (at now) as leased.
+func scanDelivery(r pgx.Row, withAlert bool, now time.Time) (store.Delivery, error) {
+	var (
+		d                             store.Delivery
+		event, ticket, options, state string
+		fin, lease                    *time.Time
+		alertJSON                     string
+	)
+	dest := []any{&d.ID, &d.AlertID, &d.Route, &d.Backend.Type, &d.Backend.Name, &d.TicketKey, &event, &ticket,
+		&options, &state, &d.Attempts, &d.NextAttemptAt, &d.EnqueuedAt, &d.CreatedAt, &d.UpdatedAt, &fin,
+		&d.LeaseOwner, &lease, &d.LastError, &d.DeadReason, &d.Outcome}
+	if withAlert {
+		dest = append(dest, &alertJSON)
+	}
+	if err := r.Scan(dest...); err != nil {
+		return d, err
+	}
+	d.Event = store.Event(event)
+	d.Ticket = json.RawMessage(ticket)
+	d.Options = json.RawMessage(options)
+	d.State = store.DeliveryState(state)
+	d.NextAttemptAt, d.EnqueuedAt = d.NextAttemptAt.UTC(), d.EnqueuedAt.UTC()
+	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+	d.FinishedAt, d.LeaseExpiresAt = fromNull(fin), fromNull(lease)
+	if d.State == store.StatePending && lease != nil && lease.After(now) {
+		d.State = store.StateLeased
+	}
+	if withAlert {
+		d.Alert = json.RawMessage(alertJSON)
+	}
+	return d, nil
+}
+
+func scanDeliveries(rows pgx.Rows, withAlert bool, now time.Time) ([]store.Delivery, error) {
+	defer rows.Close()
+	var out []store.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows, withAlert, now)
+		if err != nil {
+			return nil, fmt.Errorf("scan delivery: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read deliveries: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,193 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/itsmbridge/itsmbridge/core/store"
+)
+
+// op is one write executed by the writer goroutine inside a shared
+// transaction.
+type op struct {
+	ctx context.Context
+	// fn performs the write. It must return a logical error (see logical)
+	// only before writing anything, so such an op needs no rollback; any
+	// other error aborts the transaction. fn may run more than once (when a
+	// batch is retried without a failed op), so it must reset its outputs.
+	fn func(tx *sql.Tx) error
+	// wake lists the backends to signal after a successful commit; fn sets it.
+	wake []store.BackendID
+	res  chan error
+}
+
+// logical reports whether err is an outcome of the op itself (no write
+// happened) rather than a database failure.
+func logical(err error) bool {
+	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrLeaseLost) || errors.Is(err, store.ErrInvalid)
+}
+
+// write queues fn for the writer and waits for its commit. Once queued, the
+// op is always answered (the writer skips it if ctx has ended by then), so
+// the caller never abandons a write that may still commit.
+func (s *Store) write(ctx context.Context, o *op) error {
+	o.ctx = ctx
+	o.res = make(chan error, 1)
+	select {
+	case s.ops <- o:
+	case <-s.closing:
+		return unavailable("store closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	err := <-o.res
+	if err == nil {
+		for _, b := range o.wake {
+			s.hub.Signal(b.String())
+		}
+	}
+	return err
+}
+
+// writer is the only goroutine using the write connection. It commits what
+// is waiting as one transaction: callers that arrive while a commit (fsync)
+// is in progress form the next batch, so they share one fsync.
+func (s *Store) writer() {
+	defer close(s.writerEnd)
+	batch := make([]*op, 0, s.maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case o := <-s.ops:
+			batch = append(batch, o)
+		case <-s.closing:
+			return
+		}
+	drain:
+		for len(batch) < s.maxBatch {
+			select {
+			case o := <-s.ops:
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		if s.batchWait > 0 && len(batch) < s.maxBatch {
+			timer := time.NewTimer(s.batchWait)
+		linger:
+			for len(batch) < s.maxBatch {
+				select {
+				case o := <-s.ops:
+					batch = append(batch, o)
+				case <-timer.C:
+					break linger
+				}
+			}
+			timer.Stop()
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs batch in one transaction and answers every op. If an op fails
+// with a database error, that op is answered with ErrUnavailable and the
+// others are retried in a fresh transaction, so one bad write cannot fail
+// its neighbours; a failure to begin or commit fails the whole batch.
+func (s *Store) commit(batch []*op) {
+	for len(batch) > 0 {
+		res, failed, err := s.runTx(batch)
+		if err == nil {
+			for i, o := range batch {
+				o.res <- res[i]
+			}
+			return
+		}
+		if failed < 0 {
+			s.log.Error("store commit failed", "ops", len(batch), "error", err)
+			for _, o := range batch {
+				o.res <- err
+			}
+			return
+		}
+		s.log.Error("store write failed", "error", err)
+		batch[failed].res <- err
+		batch = append(batch[:failed:failed], batch[failed+1:]...)
+	}
+}
+
+// runTx executes batch in one transaction. On success it returns each op's
+// (logical) result. On failure it returns the index of the op that failed,
+// or -1 when beginning or committing failed.
+func (s *Store) runTx(batch []*op) (res []error, failed int, err error) {
+	ctx := context.Background() // an op must not be cut short half-way
+	if s.onCommit != nil {
+		start := time.Now()
+		defer func() { s.onCommit(len(batch), time.Since(start), err) }()
+	}
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, -1, unavailable("begin: %w", err)
+	}
+	res = make([]error, len(batch))
+	for i, o := range batch {
+		o.wake = nil
+		if err := o.ctx.Err(); err != nil {
+			res[i] = err
+			continue
+		}
+		if err := o.fn(tx); err != nil {
+			if logical(err) {
+				res[i] = err
+				continue
+			}
+			_ = tx.Rollback()
+			return nil, i, unavailable("%w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		_ = tx.Rollback()
+		return nil, -1, unavailable("commit: %w", err)
+	}
+	return res, 0, nil
+}
+
+// queryRow runs query in tx, as a prepared statement when query is one of
+// the hot statements prepared at Open (saving SQLite's parse and plan).
+func (s *Store) queryRow(tx *sql.Tx, query string, args ...any) *sql.Row {
+	if st, ok := s.stmts[query]; ok {
+		return tx.Stmt(st).QueryRow(args...)
+	}
+	return tx.QueryRow(query, args...)
+}
+
+// query is queryRow for statements returning several rows.
+func (s *Store) query(tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	if st, ok := s.stmts[query]; ok {
+		return tx.Stmt(st).Query(args...)
+	}
+	return tx.Query(query, args...)
+}
+
+// prepare prepares the hot statements on the write connection.
+func (s *Store) prepare(ctx context.Context) error {
+	for _, q := range []string{insertAlertSQL, dupAlertSQL, insertDeliverySQL, claimableSQL, completeSQL, retrySQL} {
+		st, err := s.wdb.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		s.stmts[q] = st
+	}
+	return nil
+}
+
+// affected returns the rows affected by an exec result.
+func affected(r sql.Result) (int64, error) {
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("rows affected: %w", err)
+	}
+	return n, nil
+}
