@@ -607,7 +607,7 @@ func printTable(w io.Writer, rows []demoRow) {
 // printWhere shows the admin API and, per ticket, the vendor API call (or
 // emulator control URL) that shows it.
 func printWhere(w io.Writer, admin string, sb *Sandbox, rows []demoRow) {
-	fmt.Fprintf(w, "\nWhere to look\n  Admin API:  %[1]s/api/v1/alerts  %[1]s/api/v1/tickets  %[1]s/api/v1/deliveries  %[1]s/api/v1/dlq  %[1]s/metrics\n", admin)
+	fmt.Fprintf(w, "\nWhere to look\n  Console:    %[1]s/\n  Admin API:  %[1]s/api/v1/alerts  %[1]s/api/v1/tickets  %[1]s/api/v1/deliveries  %[1]s/api/v1/dlq  %[1]s/metrics\n", admin)
 	fmt.Fprintln(w, "  Each ticket in its emulator:")
 	for _, r := range rows {
 		if r.Key == "" {
