@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -406,4 +407,104 @@ func TestHostSIGKILLMidStream(t *testing.T) {
 			t.Errorf("ticket key %s created %d times", key, n)
 		}
 	}
+}
+
+// TestReloadRemovesAndRestoresBackendWithoutLosingWork removes the only
+// backend while alerts are queued for it: the work stays in the store and is
+// delivered once the backend is configured again.
+func TestReloadRemovesAndRestoresBackendWithoutLosingWork(t *testing.T) {
+	e := newTestEnv(t)
+	b := e.start()
+	good, _ := os.ReadFile(e.cfgPath)
+	// Route to a second backend, then remove that backend: its deliveries wait.
+	other := strings.Replace(string(good), `to    = [backend.jsonl.file]`, `to    = [backend.jsonl.other]`, 1) +
+		fmt.Sprintf("\nbackend \"jsonl\" \"other\" {\n  config { path = %q }\n}\n", e.ticketsFile+".other")
+	if err := os.WriteFile(e.cfgPath, []byte(other), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := b.Reload(context.Background()); !res.OK {
+		t.Fatalf("reload: %s", res.Diagnostics)
+	}
+	if err := b.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The original config has no "other" backend: reloading it removes the
+	// backend while alerts routed to it may still be queued.
+	removed := string(good)
+	for i := range 5 {
+		if code, _ := post(t, "http://"+b.Addr("ingress")+"/hook", e.token(), metricAlert(t, 100+i, true)); code != http.StatusAccepted {
+			t.Fatalf("post = %d", code)
+		}
+	}
+	if err := os.WriteFile(e.cfgPath, []byte(removed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := b.Reload(context.Background()); !res.OK {
+		t.Fatalf("reload removing the backend: %s", res.Diagnostics)
+	}
+	ctx := context.Background()
+	st, err := b.Store().Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queued int64
+	for _, bs := range st.Backends {
+		if bs.Backend.Name == "other" {
+			queued = bs.Depth()
+		}
+	}
+	done, _ := fileEvents(t, e.ticketsFile+".other")
+	if queued+int64(len(done)) != 5 {
+		t.Fatalf("after removing the backend: %d queued + %d delivered, want 5 in all", queued, len(done))
+	}
+	// Put the backend back: every queued delivery is delivered.
+	if err := os.WriteFile(e.cfgPath, []byte(other), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := b.Reload(ctx); !res.OK {
+		t.Fatalf("reload restoring the backend: %s", res.Diagnostics)
+	}
+	waitFor(t, "queued deliveries delivered after the backend came back", 15*time.Second, func() bool {
+		c, _ := fileEvents(t, e.ticketsFile+".other")
+		return len(c) == 5
+	})
+}
+
+// TestSIGHUPReloads sends SIGHUP to the real binary after changing its config.
+func TestSIGHUPReloads(t *testing.T) {
+	e := newTestEnv(t)
+	e.writeConfig("", "127.0.0.1:18493", "127.0.0.1:18494")
+	cmd := exec.Command(hostBin, "serve", "-config", e.cfgPath, "-log-level", "warn")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
+	admin := "http://127.0.0.1:18494"
+	waitFor(t, "host ready", 20*time.Second, func() bool {
+		resp, err := http.Get(admin + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	e.writeConfig("route \"added-by-sighup\" {\n  match = false\n  to = [backend.jsonl.file]\n}\n", "127.0.0.1:18493", "127.0.0.1:18494")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the new route in the running config", 15*time.Second, func() bool {
+		var v struct {
+			Config struct {
+				Routes []struct{ Name string } `json:"routes"`
+			} `json:"config"`
+		}
+		getJSON(t, admin+"/api/v1/config", &v)
+		for _, r := range v.Config.Routes {
+			if r.Name == "added-by-sighup" {
+				return true
+			}
+		}
+		return false
+	})
 }
