@@ -28,6 +28,7 @@ import (
 
 	"github.com/itsmbridge/itsmbridge/core/auth/entratest"
 	"github.com/itsmbridge/itsmbridge/core/pluginhost"
+	"github.com/itsmbridge/itsmbridge/core/store/pgtest"
 	"github.com/itsmbridge/itsmbridge/plugins/servicenow/emulator"
 )
 
@@ -86,13 +87,16 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	return m.Run()
+	return pgtest.Main(m) // stops the PostgreSQL server the replica tests start
 }
 
 // env is one bridge (a real itsmbridge process with its plugin) in front of
 // one ServiceNow emulator, with its own ports, database and Entra stand-in.
+// Replicas (env.replica) are further bridges sharing the emulator, the Entra
+// stand-in and the alert ids, each with its own ports, config and log.
 type env struct {
-	t       *testing.T
+	t       testing.TB
+	name    string // the host's name in logs and failure messages
 	ns      uint32 // namespaces the alert ids of this test
 	dir     string
 	cfgPath string
@@ -101,6 +105,7 @@ type env struct {
 	admin   string // admin base URL
 	entra   *entratest.Server
 	snow    *emulator.Emulator
+	snowURL string
 	token   string
 	client  *http.Client
 	host    *hostProc
@@ -109,6 +114,15 @@ type env struct {
 type envOptions struct {
 	maxConcurrency int
 	maxAge         string
+	// name labels the host in logs and failure messages (default "itsmbridge").
+	name string
+	// store is the config's store block (default: SQLite in the env's directory).
+	store string
+	// snowUser is the ServiceNow account the backend uses (default sandbox).
+	snowUser string
+	// snowUsers are emulator accounts (role itil, password sandbox) beyond
+	// sandbox; newEnv only, replicas share the emulator.
+	snowUsers []string
 }
 
 // hostProc is a running `itsmbridge serve`.
@@ -129,7 +143,7 @@ func (h *hostProc) exited() bool {
 	}
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("chaos tests find the plugin process through Linux's /proc")
@@ -137,18 +151,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e := &env{
 		t:      t,
 		ns:     crc32.ChecksumIEEE([]byte(t.Name())),
-		dir:    t.TempDir(),
 		client: &http.Client{Timeout: 15 * time.Second},
 	}
-	e.cfgPath = filepath.Join(e.dir, "config.hcl")
-	e.logPath = filepath.Join(e.dir, "itsmbridge.log")
-	// Cleanups run last-registered first: the host stops before the
-	// emulator closes, and its log is shown once it is complete.
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("itsmbridge log (warnings and errors), last lines:\n%s", e.logTail(60))
-		}
-	})
 
 	e.entra = entratest.New()
 	e.entra.Start()
@@ -159,9 +163,47 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	e.token = tok
 
-	e.snow = emulator.New(emulator.Options{MaxCalls: 1 << 20})
+	users := []emulator.User{{UserName: "sandbox", Password: "sandbox", Name: "Sandbox Integration", Roles: []string{"itil"}}}
+	for _, u := range o.snowUsers {
+		users = append(users, emulator.User{UserName: u, Password: "sandbox", Name: u, Roles: []string{"itil"}})
+	}
+	e.snow = emulator.New(emulator.Options{MaxCalls: 1 << 20, Users: users})
 	snowSrv := httptest.NewServer(e.snow)
 	t.Cleanup(snowSrv.Close)
+	e.snowURL = snowSrv.URL
+
+	e.configure(o)
+	return e
+}
+
+// replica returns another bridge in front of e's emulator, trusting e's
+// Entra stand-in and sending e's alert ids. Give both a shared store (o.store)
+// to make them replicas of one bridge.
+func (e *env) replica(o envOptions) *env {
+	e.t.Helper()
+	r := &env{t: e.t, ns: e.ns, entra: e.entra, snow: e.snow, snowURL: e.snowURL, token: e.token, client: e.client}
+	r.configure(o)
+	return r
+}
+
+// configure gives e its directory, ports and config file.
+func (e *env) configure(o envOptions) {
+	t := e.t
+	t.Helper()
+	e.dir = t.TempDir()
+	e.name = o.name
+	if e.name == "" {
+		e.name = "itsmbridge"
+	}
+	e.cfgPath = filepath.Join(e.dir, "config.hcl")
+	e.logPath = filepath.Join(e.dir, "itsmbridge.log")
+	// Cleanups run last-registered first: the host stops before the
+	// emulator closes, and its log is shown once it is complete.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s log (warnings and errors), last lines:\n%s", e.name, e.logTail(60))
+		}
+	})
 
 	ingress, admin := freeAddrs(t)
 	e.ingress = "http://" + ingress + hookPath
@@ -172,6 +214,12 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.maxAge == "" {
 		o.maxAge = "1h"
 	}
+	if o.store == "" {
+		o.store = fmt.Sprintf("store \"sqlite\" {\n  path = %q\n}", filepath.Join(e.dir, "itsmbridge.db"))
+	}
+	if o.snowUser == "" {
+		o.snowUser = "sandbox"
+	}
 	cfg := fmt.Sprintf(`
 plugin_dir = %q
 server {
@@ -179,9 +227,7 @@ server {
   admin_listen     = %q
   shutdown_timeout = "2s"
 }
-store "sqlite" {
-  path = %q
-}
+%s
 source "azure_monitor" "azure" {
   path = %q
   azure_ad {
@@ -196,7 +242,7 @@ backend "servicenow" "chaos" {
   timeout         = "10s"
   config {
     instance_url = %q
-    username     = "sandbox"
+    username     = %q
     password     = "sandbox"
   }
 }
@@ -207,8 +253,8 @@ route "all" {
     resolve = true
   }
 }
-`, pluginDir, ingress, admin, filepath.Join(e.dir, "itsmbridge.db"), hookPath, tenant, audience,
-		e.entra.Authority(), o.maxConcurrency, o.maxAge, snowSrv.URL)
+`, pluginDir, ingress, admin, o.store, hookPath, tenant, audience,
+		e.entra.Authority(), o.maxConcurrency, o.maxAge, e.snowURL, o.snowUser)
 	if err := os.WriteFile(e.cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -217,12 +263,11 @@ route "all" {
 			e.stopHost()
 		}
 	})
-	return e
 }
 
 // freeAddrs picks two free loopback ports (both listeners are open at once,
 // so the two differ) for the ingress and the admin API.
-func freeAddrs(t *testing.T) (string, string) {
+func freeAddrs(t testing.TB) (string, string) {
 	t.Helper()
 	var addrs [2]string
 	for i := range addrs {
@@ -240,6 +285,13 @@ func freeAddrs(t *testing.T) (string, string) {
 // (store open, plugin running).
 func (e *env) startHost() {
 	e.t.Helper()
+	e.launchHost()
+	e.waitReady()
+}
+
+// launchHost starts `itsmbridge serve` without waiting for it.
+func (e *env) launchHost() {
+	e.t.Helper()
 	logf, err := os.OpenFile(e.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		e.t.Fatal(err)
@@ -248,14 +300,20 @@ func (e *env) startHost() {
 	cmd := exec.Command(hostBin, "serve", "-config", e.cfgPath, "-log-level", "warn")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		e.t.Fatalf("starting itsmbridge: %v", err)
+		e.t.Fatalf("starting %s: %v", e.name, err)
 	}
 	h := &hostProc{cmd: cmd, done: make(chan struct{})}
 	go func() { h.err = cmd.Wait(); close(h.done) }()
 	e.host = h
-	e.waitFor("itsmbridge ready (/readyz 200)", 30*time.Second, func() bool {
+}
+
+// waitReady waits until the launched host's /readyz answers 200.
+func (e *env) waitReady() {
+	e.t.Helper()
+	h := e.host
+	e.waitFor(e.name+" ready (/readyz 200)", 30*time.Second, func() bool {
 		if h.exited() {
-			e.t.Fatalf("itsmbridge exited before it was ready: %v", h.err)
+			e.t.Fatalf("%s exited before it was ready: %v", e.name, h.err)
 		}
 		resp, err := e.client.Get(e.admin + "/readyz")
 		if err != nil {
@@ -271,7 +329,7 @@ func (e *env) startHost() {
 func (e *env) killHost() {
 	e.t.Helper()
 	if err := e.host.cmd.Process.Kill(); err != nil && !e.host.exited() {
-		e.t.Fatalf("SIGKILL itsmbridge: %v", err)
+		e.t.Fatalf("SIGKILL %s: %v", e.name, err)
 	}
 	<-e.host.done
 }
@@ -286,7 +344,7 @@ func (e *env) stopHost() {
 	select {
 	case <-e.host.done:
 	case <-time.After(10 * time.Second):
-		e.t.Errorf("itsmbridge did not stop within 10s of SIGTERM; killing it")
+		e.t.Errorf("%s did not stop within 10s of SIGTERM; killing it", e.name)
 		_ = e.host.cmd.Process.Kill()
 		<-e.host.done
 	}
@@ -859,7 +917,7 @@ func lookupKey(c emulator.Call) string {
 
 // pluginPIDs lists the live itsmbridge-plugin-servicenow processes whose
 // parent is ppid (pgrep -f, restricted to one host's children).
-func pluginPIDs(t *testing.T, ppid int) []int {
+func pluginPIDs(t testing.TB, ppid int) []int {
 	t.Helper()
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
