@@ -23,7 +23,7 @@ func BenchmarkDispatchNoopPlugin(b *testing.B) {
 			for i := range n {
 				recs = append(recs, store.IngestRecord{
 					Source: "bench", Raw: []byte("{}"),
-					Alert: sdk.Alert{ID: fmt.Sprint(i), Status: "fired", DedupKey: fmt.Sprint(i), Targets: []string{}, ConfigurationItems: []string{}, Custom: map[string]string{}, Context: json.RawMessage("{}")},
+					Alert:      sdk.Alert{ID: fmt.Sprint(i), Status: "fired", DedupKey: fmt.Sprint(i), Targets: []string{}, ConfigurationItems: []string{}, Custom: map[string]string{}, Context: json.RawMessage("{}")},
 					Deliveries: []store.NewDelivery{{Route: "r", Backend: backendID, TicketKey: fmt.Sprint("k", i), Event: store.EventFired, Options: o}},
 				})
 			}

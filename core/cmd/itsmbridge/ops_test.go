@@ -83,9 +83,9 @@ func TestDLQAndAlertsCommandsOperateOnTheStore(t *testing.T) {
 	}
 	backend := store.BackendID{Type: "jsonl", Name: "file"}
 	res, err := st.Ingest(ctx, store.IngestRecord{
-		Source: "prod",
-		Alert: sdk.Alert{ID: "a1", Status: "fired", Rule: "cpu-high", DedupKey: "a1|fired|t", Targets: []string{}, ConfigurationItems: []string{}, Custom: map[string]string{}},
-		Raw:   []byte(`{}`),
+		Source:     "prod",
+		Alert:      sdk.Alert{ID: "a1", Status: "fired", Rule: "cpu-high", DedupKey: "a1|fired|t", Targets: []string{}, ConfigurationItems: []string{}, Custom: map[string]string{}},
+		Raw:        []byte(`{}`),
 		Deliveries: []store.NewDelivery{{Route: "all", Backend: backend, TicketKey: "k1", Event: store.EventFired}},
 	})
 	if err != nil {

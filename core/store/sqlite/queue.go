@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -51,7 +52,7 @@ func (s *Store) Claim(ctx context.Context, owner string, backend store.BackendID
 	// Idle polls are answered from the read pool, without queueing behind
 	// the writer.
 	var probe int64
-	err := s.rdb.QueryRowContext(ctx, claimableSQL, backend.Type, backend.Name, us(s.now()), 1).Scan(&probe)
+	err := dbQuerier{s}.QueryRowContext(ctx, claimableSQL, backend.Type, backend.Name, us(s.now()), 1).Scan(&probe)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -71,13 +72,16 @@ func (s *Store) Claim(ctx context.Context, owner string, backend store.BackendID
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		in, args := inList(ids)
-		args = append([]any{owner, now + leaseFor.Microseconds(), now}, args...)
-		if _, err := tx.Exec(`UPDATE deliveries SET lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id IN (`+in+`)`, args...); err != nil {
+		// The id list goes as one JSON array so both statements stay
+		// prepared whatever the number of ids.
+		list, err := json.Marshal(ids)
+		if err != nil {
+			return fmt.Errorf("encode ids: %w", err)
+		}
+		if _, err := s.exec(tx, leaseSQL, owner, now+leaseFor.Microseconds(), now, string(list)); err != nil {
 			return fmt.Errorf("lease: %w", err)
 		}
-		rows, err = tx.Query(`SELECT `+deliveryCols+`, a.normalized FROM deliveries d JOIN alerts a ON a.id = d.alert_id
-WHERE d.id IN (`+in+`) ORDER BY d.seq`, args[3:]...)
+		rows, err = s.query(tx, claimedSQL, string(list))
 		if err != nil {
 			return fmt.Errorf("read claimed: %w", err)
 		}
@@ -90,6 +94,15 @@ WHERE d.id IN (`+in+`) ORDER BY d.seq`, args[3:]...)
 	return out, nil
 }
 
+// Claim's statements, prepared at Open. ?4 (leaseSQL) and ?1 (claimedSQL)
+// are JSON arrays of delivery ids.
+const (
+	leaseSQL = `UPDATE deliveries SET lease_owner = ?1, lease_expires_at = ?2, updated_at = ?3
+WHERE id IN (SELECT value FROM json_each(?4))`
+	claimedSQL = `SELECT ` + deliveryCols + `, a.normalized FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+WHERE d.id IN (SELECT value FROM json_each(?1)) ORDER BY d.seq`
+)
+
 // leaseHeld is the WHERE clause of every lease-checked update (?1 id, ?2 owner).
 const leaseHeld = `id = ?1 AND state = 'pending' AND lease_owner = ?2 AND lease_expires_at IS NOT NULL`
 
@@ -98,30 +111,36 @@ const (
 	// ?3 outcome, ?4 now
 	completeSQL = `UPDATE deliveries
 SET state = 'done', attempts = attempts + 1, outcome = ?3, finished_at = ?4, updated_at = ?4, lease_expires_at = NULL
-WHERE ` + leaseHeld + ` RETURNING backend_type, backend_name`
+WHERE ` + leaseHeld
 	// ?3 last error, ?4 next attempt, ?5 now
 	retrySQL = `UPDATE deliveries
 SET attempts = attempts + 1, last_error = ?3, next_attempt_at = ?4, updated_at = ?5, lease_expires_at = NULL
-WHERE ` + leaseHeld + ` RETURNING backend_type, backend_name`
+WHERE ` + leaseHeld
+	backendOfSQL = `SELECT backend_type, backend_name FROM deliveries WHERE id = ?`
 )
 
-// leaseUpdate runs a lease-checked UPDATE returning the delivery's backend,
-// and tells ErrNotFound from ErrLeaseLost when no row matched.
+// leaseUpdate runs a lease-checked UPDATE and returns the delivery's
+// backend, telling ErrNotFound from ErrLeaseLost when no row matched. (A
+// plain UPDATE and a rowid lookup cost less than RETURNING, which SQLite
+// implements with an ephemeral table.)
 func (s *Store) leaseUpdate(tx *sql.Tx, id int64, query string, args ...any) (store.BackendID, error) {
 	var b store.BackendID
-	err := s.queryRow(tx, query, args...).Scan(&b.Type, &b.Name)
-	if errors.Is(err, sql.ErrNoRows) {
-		var n int
-		if err := tx.QueryRow(`SELECT COUNT(*) FROM deliveries WHERE id = ?`, id).Scan(&n); err != nil {
-			return b, fmt.Errorf("find delivery: %w", err)
-		}
-		if n == 0 {
-			return b, fmt.Errorf("delivery %d: %w", id, store.ErrNotFound)
-		}
-		return b, fmt.Errorf("delivery %d: %w", id, store.ErrLeaseLost)
-	}
+	r, err := s.exec(tx, query, args...)
 	if err != nil {
 		return b, fmt.Errorf("update delivery %d: %w", id, err)
+	}
+	n, err := affected(r)
+	if err != nil {
+		return b, err
+	}
+	err = s.queryRow(tx, backendOfSQL, id).Scan(&b.Type, &b.Name)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return b, fmt.Errorf("delivery %d: %w", id, store.ErrNotFound)
+	case err != nil:
+		return b, fmt.Errorf("find delivery %d: %w", id, err)
+	case n == 0:
+		return b, fmt.Errorf("delivery %d: %w", id, store.ErrLeaseLost)
 	}
 	return b, nil
 }
@@ -134,7 +153,7 @@ func (s *Store) Renew(ctx context.Context, id int64, owner string, leaseFor time
 	o := &op{fn: func(tx *sql.Tx) error {
 		now := us(s.now())
 		_, err := s.leaseUpdate(tx, id, `UPDATE deliveries SET lease_expires_at = ?3, updated_at = ?4
-WHERE `+leaseHeld+` RETURNING backend_type, backend_name`, id, owner, now+leaseFor.Microseconds(), now)
+WHERE `+leaseHeld, id, owner, now+leaseFor.Microseconds(), now)
 		return err
 	}}
 	return s.write(ctx, o)
@@ -160,7 +179,7 @@ func (s *Store) Complete(ctx context.Context, id int64, owner string, out store.
 			if t.LastDeliveryID == 0 {
 				t.LastDeliveryID = id
 			}
-			if _, err := putTicket(tx, t, now); err != nil {
+			if _, err := s.putTicket(tx, t, now, false); err != nil {
 				return err
 			}
 		}
@@ -195,7 +214,7 @@ func (s *Store) DeadLetter(ctx context.Context, id int64, owner string, reason s
 		b, err := s.leaseUpdate(tx, id, `UPDATE deliveries
 SET state = 'dead', attempts = attempts + 1, dead_reason = ?3, last_error = ?3, finished_at = ?4, updated_at = ?4,
     lease_expires_at = NULL
-WHERE `+leaseHeld+` RETURNING backend_type, backend_name`, id, owner, reason, now)
+WHERE `+leaseHeld, id, owner, reason, now)
 		if err == nil {
 			o.wake = []store.BackendID{b} // the key's next delivery may proceed
 		}
@@ -209,7 +228,7 @@ func (s *Store) Release(ctx context.Context, id int64, owner string) error {
 	o := &op{}
 	o.fn = func(tx *sql.Tx) error {
 		b, err := s.leaseUpdate(tx, id, `UPDATE deliveries SET lease_expires_at = NULL, updated_at = ?3
-WHERE `+leaseHeld+` RETURNING backend_type, backend_name`, id, owner, us(s.now()))
+WHERE `+leaseHeld, id, owner, us(s.now()))
 		if err == nil {
 			o.wake = []store.BackendID{b}
 		}

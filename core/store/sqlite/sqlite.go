@@ -51,6 +51,7 @@ type Store struct {
 	clock func() time.Time
 
 	wdb *sql.DB // the one write connection, owned by the writer goroutine
+	cdb *sql.DB // the checkpointer's connection
 	rdb *sql.DB // read-only pool
 
 	ops       chan *op
@@ -58,8 +59,11 @@ type Store struct {
 	batchWait time.Duration
 	onCommit  func(writes int, took time.Duration, err error)
 
-	stmts map[string]*sql.Stmt // hot statements prepared on wdb at Open; read-only after
+	stmts  map[string]*sql.Stmt // hot statements prepared on wdb at Open; read-only after
+	rstmts map[string]*sql.Stmt // and on rdb
 
+	ckptKick  chan struct{} // a commit happened (buffered 1)
+	ckptEnd   chan struct{}
 	hub       wake.Hub
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -107,8 +111,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		// memory rather than temporary files: this halves the writer's cost.
 		"_pragma=temp_store(MEMORY)",
 		"_pragma=cache_size(-32000)", // KiB: keep hot index pages cached
+		// The checkpointer goroutine copies the WAL into the database in
+		// the background; the writer checkpoints only if the WAL grows this
+		// large (it then mostly finds the work done), so commits rarely pay
+		// for a checkpoint's page copies and database fsync.
+		fmt.Sprintf("_pragma=wal_autocheckpoint(%d)", walAutoCheckpoint),
 		"_txlock=immediate",
 	}, "&")
+	cdsn := abs + "?" + strings.Join([]string{busy, "_pragma=synchronous(FULL)"}, "&")
 	rdsn := abs + "?" + strings.Join([]string{busy, "_pragma=query_only(1)", "_pragma=temp_store(MEMORY)"}, "&")
 
 	s := &Store{
@@ -121,7 +131,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		onCommit:  opts.OnCommit,
 		closing:   make(chan struct{}),
 		writerEnd: make(chan struct{}),
+		ckptKick:  make(chan struct{}, 1),
+		ckptEnd:   make(chan struct{}),
 		stmts:     map[string]*sql.Stmt{},
+		rstmts:    map[string]*sql.Stmt{},
 	}
 	if s.wdb, err = sql.Open("sqlite", wdsn); err != nil {
 		return nil, unavailable("open %s: %w", abs, err)
@@ -136,11 +149,19 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s.rdb.SetMaxOpenConns(opts.ReadConns)
 	s.rdb.SetMaxIdleConns(opts.ReadConns)
+	if s.cdb, err = sql.Open("sqlite", cdsn); err != nil {
+		s.wdb.Close()
+		s.rdb.Close()
+		return nil, unavailable("open %s: %w", abs, err)
+	}
+	s.cdb.SetMaxOpenConns(1)
+	s.cdb.SetMaxIdleConns(1)
 
 	from, to, err := migrate(ctx, s.wdb)
 	if err != nil {
 		s.wdb.Close()
 		s.rdb.Close()
+		s.cdb.Close()
 		return nil, unavailable("sqlite %s: %w", abs, err)
 	}
 	if from != to {
@@ -152,6 +173,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s.writerStarted = true
 	go s.writer()
+	go s.checkpointer()
 	return s, nil
 }
 
@@ -179,11 +201,15 @@ func (s *Store) Close() error {
 		close(s.closing)
 		if s.writerStarted {
 			<-s.writerEnd
+			<-s.ckptEnd
 		}
 		for _, st := range s.stmts {
 			st.Close()
 		}
-		s.closeErr = errors.Join(s.wdb.Close(), s.rdb.Close())
+		for _, st := range s.rstmts {
+			st.Close()
+		}
+		s.closeErr = errors.Join(s.cdb.Close(), s.wdb.Close(), s.rdb.Close())
 	})
 	return s.closeErr
 }

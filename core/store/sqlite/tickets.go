@@ -90,14 +90,9 @@ FROM ticket_cis WHERE ticket_id IN (`+in+`) ORDER BY ticket_id, item`, args...)
 	return out, nil
 }
 
-// putTicket upserts t and its bindings inside tx and returns it as stored.
-func putTicket(tx *sql.Tx, t store.Ticket, now time.Time) (store.Ticket, error) {
-	created := t.CreatedAt
-	if created.IsZero() {
-		created = now
-	}
-	var id int64
-	err := tx.QueryRow(`
+// Hot ticket statements, prepared at Open.
+const (
+	putTicketSQL = `
 INSERT INTO tickets (backend_type, backend_name, ticket_key, generation, ref_id, ref_number, ref_url, ref_state,
                      state, created_at, resolved_at, updated_at, reopens, last_delivery_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -105,7 +100,25 @@ ON CONFLICT (backend_type, backend_name, ticket_key, generation) DO UPDATE SET
 	ref_id = excluded.ref_id, ref_number = excluded.ref_number, ref_url = excluded.ref_url,
 	ref_state = excluded.ref_state, state = excluded.state, resolved_at = excluded.resolved_at,
 	updated_at = excluded.updated_at, reopens = excluded.reopens, last_delivery_id = excluded.last_delivery_id
-RETURNING id`,
+RETURNING id`
+	ticketByIDSQL  = `SELECT ` + ticketCols + ` FROM tickets t WHERE t.id = ?`
+	ticketByKeySQL = `SELECT ` + ticketCols + ` FROM tickets t
+WHERE t.backend_type = ? AND t.backend_name = ? AND t.ticket_key = ? ORDER BY t.generation DESC LIMIT 1`
+	// the bindings of one ticket, as readTickets builds the query for one id
+	ticketCIsSQL = `SELECT ticket_id, item, ci_id, ci_name, ci_class, ci_created, bound_at
+FROM ticket_cis WHERE ticket_id IN (?) ORDER BY ticket_id, item`
+)
+
+// putTicket upserts t and its bindings inside tx. With readBack it returns
+// the ticket as stored; without, only its id is set (a caller that discards
+// the result saves the reads).
+func (s *Store) putTicket(tx *sql.Tx, t store.Ticket, now time.Time, readBack bool) (store.Ticket, error) {
+	created := t.CreatedAt
+	if created.IsZero() {
+		created = now
+	}
+	var id int64
+	err := s.queryRow(tx, putTicketSQL,
 		t.Backend.Type, t.Backend.Name, t.Key, t.Generation, t.Ref.ID, t.Ref.Number, t.Ref.URL, t.Ref.State,
 		string(t.State), us(created), nullUS(t.ResolvedAt), us(now), t.Reopens, t.LastDeliveryID).Scan(&id)
 	if err != nil {
@@ -116,11 +129,45 @@ RETURNING id`,
 			return store.Ticket{}, err
 		}
 	}
-	ts, err := readTickets(context.Background(), tx, `SELECT `+ticketCols+` FROM tickets t WHERE t.id = ?`, id)
+	if !readBack {
+		return store.Ticket{ID: id}, nil
+	}
+	ts, err := readTickets(context.Background(), txQuerier{s, tx}, ticketByIDSQL, id)
 	if err != nil || len(ts) != 1 {
 		return store.Ticket{}, fmt.Errorf("read back ticket %d: %w", id, errors.Join(err, errors.New("missing")))
 	}
 	return ts[0], nil
+}
+
+// txQuerier and dbQuerier run the hot statements prepared at Open in a
+// write transaction or on the read pool, and any other query as given.
+type txQuerier struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+func (q txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return q.s.queryRow(q.tx, query, args...)
+}
+
+func (q txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return q.s.query(q.tx, query, args...)
+}
+
+type dbQuerier struct{ s *Store }
+
+func (q dbQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st, ok := q.s.rstmts[query]; ok {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return q.s.rdb.QueryRowContext(ctx, query, args...)
+}
+
+func (q dbQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st, ok := q.s.rstmts[query]; ok {
+		return st.QueryContext(ctx, args...)
+	}
+	return q.s.rdb.QueryContext(ctx, query, args...)
 }
 
 func putBinding(tx *sql.Tx, ticketID int64, b store.CIBinding, now time.Time) error {
@@ -142,9 +189,7 @@ ON CONFLICT (ticket_id, item) DO UPDATE SET ci_id = excluded.ci_id, ci_name = ex
 
 // GetTicket implements store.Tickets.
 func (s *Store) GetTicket(ctx context.Context, backend store.BackendID, key string) (store.Ticket, error) {
-	ts, err := readTickets(ctx, s.rdb, `SELECT `+ticketCols+` FROM tickets t
-WHERE t.backend_type = ? AND t.backend_name = ? AND t.ticket_key = ? ORDER BY t.generation DESC LIMIT 1`,
-		backend.Type, backend.Name, key)
+	ts, err := readTickets(ctx, dbQuerier{s}, ticketByKeySQL, backend.Type, backend.Name, key)
 	if err != nil {
 		return store.Ticket{}, unavailable("get ticket: %w", err)
 	}
@@ -173,7 +218,7 @@ func (s *Store) PutTicket(ctx context.Context, t store.Ticket) (store.Ticket, er
 	var out store.Ticket
 	err := s.write(ctx, &op{fn: func(tx *sql.Tx) error {
 		var err error
-		out, err = putTicket(tx, t, s.now())
+		out, err = s.putTicket(tx, t, s.now(), true)
 		return err
 	}})
 	if err != nil {

@@ -151,6 +151,10 @@ func (s *Store) runTx(batch []*op) (res []error, failed int, err error) {
 		_ = tx.Rollback()
 		return nil, -1, unavailable("commit: %w", err)
 	}
+	select {
+	case s.ckptKick <- struct{}{}:
+	default:
+	}
 	return res, 0, nil
 }
 
@@ -163,6 +167,14 @@ func (s *Store) queryRow(tx *sql.Tx, query string, args ...any) *sql.Row {
 	return tx.QueryRow(query, args...)
 }
 
+// exec is queryRow for statements returning no rows.
+func (s *Store) exec(tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if st, ok := s.stmts[query]; ok {
+		return tx.Stmt(st).Exec(args...)
+	}
+	return tx.Exec(query, args...)
+}
+
 // query is queryRow for statements returning several rows.
 func (s *Store) query(tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
 	if st, ok := s.stmts[query]; ok {
@@ -171,14 +183,23 @@ func (s *Store) query(tx *sql.Tx, query string, args ...any) (*sql.Rows, error) 
 	return tx.Query(query, args...)
 }
 
-// prepare prepares the hot statements on the write connection.
+// prepare prepares the hot statements on the write connection and on the
+// read pool (where database/sql prepares them on each connection as used).
 func (s *Store) prepare(ctx context.Context) error {
-	for _, q := range []string{insertAlertSQL, dupAlertSQL, insertDeliverySQL, claimableSQL, completeSQL, retrySQL} {
+	for _, q := range []string{insertAlertSQL, dupAlertSQL, insertDeliverySQL, claimableSQL, completeSQL, retrySQL,
+		putTicketSQL, ticketByIDSQL, ticketCIsSQL, leaseSQL, claimedSQL, backendOfSQL} {
 		st, err := s.wdb.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("prepare: %w", err)
 		}
 		s.stmts[q] = st
+	}
+	for _, q := range []string{claimableSQL, ticketByKeySQL, ticketCIsSQL} {
+		st, err := s.rdb.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		s.rstmts[q] = st
 	}
 	return nil
 }
@@ -190,4 +211,45 @@ func affected(r sql.Result) (int64, error) {
 		return 0, fmt.Errorf("rows affected: %w", err)
 	}
 	return n, nil
+}
+
+// Checkpointing. SQLite's automatic checkpoint runs inside the committing
+// transaction, on the writer goroutine: copying the WAL's pages into the
+// database and fsyncing it then delays every write waiting behind that
+// commit. The checkpointer does the same work on its own connection, at
+// most every ckptEvery, while the writer goes on appending to the WAL. It
+// changes nothing for durability: a commit is durable once its WAL frames
+// are fsync'd (synchronous=FULL), whoever checkpoints later.
+const (
+	ckptEvery = 100 * time.Millisecond
+	// walAutoCheckpoint (pages) is the writer's own fallback: when the WAL
+	// is this long it checkpoints what the checkpointer has not yet copied,
+	// so the WAL restarts from its beginning even under sustained load.
+	walAutoCheckpoint = 8000
+)
+
+// checkpointer runs passive checkpoints after commits, at most every
+// ckptEvery.
+func (s *Store) checkpointer() {
+	defer close(s.ckptEnd)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ckptKick:
+		case <-s.closing:
+			return
+		}
+		// PASSIVE never waits for readers or the writer; a checkpoint
+		// that finds the database busy simply does less.
+		if _, err := s.cdb.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+			s.log.Warn("background checkpoint failed", "error", err)
+		}
+		t.Reset(ckptEvery)
+		select {
+		case <-t.C:
+		case <-s.closing:
+			return
+		}
+	}
 }
