@@ -523,3 +523,24 @@ func TestShutdownReleasesInFlight(t *testing.T) {
 		t.Fatalf("after shutdown delivery = %+v, want pending with no attempt counted", d)
 	}
 }
+
+func TestPermanentBindFailureDoesNotDeadLetterTheIncident(t *testing.T) {
+	f := newFakeITSM()
+	f.fail = func(op, key string) error {
+		if op == "bind" {
+			return sdk.Permanent(errors.New("CI vm1 not found in the CMDB"))
+		}
+		return nil
+	}
+	h := newHarness(t, f)
+	h.start(Backend{})
+	id := h.ingest("k", "fired", "2026-01-01T10:00:00Z", "", fullLifecycle, "vm1")
+	d := h.wait(id)[0]
+	if d.State != store.StateDone || d.Outcome != ActionCreated {
+		t.Fatalf("delivery = %+v, want done/created", d)
+	}
+	tk, err := h.store.GetTicket(context.Background(), backendID, "k")
+	if err != nil || tk.State != store.TicketOpen || len(tk.CIBindings) != 0 {
+		t.Fatalf("ticket = %+v, %v", tk, err)
+	}
+}

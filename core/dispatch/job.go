@@ -162,7 +162,15 @@ func (j *job) bindAndComplete(ctx context.Context, t store.Ticket, action string
 				return err
 			})
 			if err != nil {
-				return fmt.Errorf("binding CI %s to %s: %w", name, t.Ref.Number, err)
+				err = fmt.Errorf("binding CI %s to %s: %w", name, t.Ref.Number, err)
+				if sdk.IsRetryable(err) {
+					return err
+				}
+				// The incident exists; a CI the CMDB refuses (not found and
+				// create_missing off, wrong class...) must not dead-letter it.
+				j.log.Warn("CI not bound; the incident stays without it", "ticket", t.Ref.Number, "error", err)
+				j.l.cfg.Metrics.Delivery(j.l.backend.ID.String(), "bind_ci", "failed", 0)
+				continue
 			}
 			if err := j.l.cfg.Store.AddCIBinding(ctx, t.Backend, t.Key, t.Generation, store.CIBinding{Item: name, Ref: *ci}); err != nil {
 				return sdk.Retryable(fmt.Errorf("recording CI binding: %w", err), 0)
