@@ -14,8 +14,8 @@ trap 'rm -rf "$work"; [ -n "${demo_pid:-}" ] && kill "$demo_pid" 2>/dev/null || 
 
 echo "== go benchmarks (count=$COUNT)"
 go_cmd="go test -run '^\$' -bench . -benchmem -count $COUNT ./..."
-go test -run '^$' -bench . -benchmem -count "$COUNT" ./... 2>&1 | grep -E '^(Benchmark|goos|goarch|pkg|cpu)' | tee "$work/go.txt"
-go run "$BENCHSTAT" "$work/go.txt" > "$work/go.stat" 2>&1 || cp "$work/go.txt" "$work/go.stat"
+go test -run '^$' -bench . -benchmem -count "$COUNT" ./... 2>&1 | grep -E '^(Benchmark[^ ]+[[:space:]]+[0-9]+[[:space:]]|goos|goarch|pkg|cpu)' | tee "$work/go.txt"
+go run "$BENCHSTAT" "$work/go.txt" > "$work/go.stat" 2>/dev/null || cp "$work/go.txt" "$work/go.stat"
 
 echo "== load runs (ingest, end to end through the ServiceNow plugin), $LOAD_RUNS runs"
 load_cmd="bin/itsmbridge-sandbox load -rate max -duration 20s -connections 64 -distinct 20000 -baseline -drain http://127.0.0.1:9090"
