@@ -163,6 +163,30 @@ func pageOf[T any](p store.Page[T]) page[T] {
 	return page[T]{Items: p.Items, Next: p.Next}
 }
 
+// listPage answers a listing: limit/cursor from the query, list, JSON page.
+func listPage[T any](w http.ResponseWriter, r *http.Request, list func(store.PageRequest) (store.Page[T], error)) {
+	p, err := pageRequest(r)
+	if err != nil {
+		writeError(w, 400, err)
+		return
+	}
+	res, err := list(p)
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	writeJSON(w, 200, pageOf(res))
+}
+
+// backendParam parses ?backend=TYPE.NAME; absent means any backend.
+func backendParam(r *http.Request) (store.BackendID, error) {
+	b := r.URL.Query().Get("backend")
+	if b == "" {
+		return store.BackendID{}, nil
+	}
+	return store.ParseBackendID(b)
+}
+
 func pageRequest(r *http.Request) (store.PageRequest, error) {
 	q := r.URL.Query()
 	p := store.PageRequest{Cursor: q.Get("cursor")}
@@ -201,17 +225,9 @@ func (a *api) listAlerts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, err)
 		return
 	}
-	p, err := pageRequest(r)
-	if err != nil {
-		writeError(w, 400, err)
-		return
-	}
-	res, err := a.o.Store.ListAlerts(r.Context(), f, p)
-	if err != nil {
-		writeError(w, statusOf(err), err)
-		return
-	}
-	writeJSON(w, 200, pageOf(res))
+	listPage(w, r, func(p store.PageRequest) (store.Page[store.AlertRecord], error) {
+		return a.o.Store.ListAlerts(r.Context(), f, p)
+	})
 }
 
 // AlertDetail is GET /api/v1/alerts/{id}.
@@ -244,25 +260,14 @@ func (a *api) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, badRequest("state must be pending, leased, done or dead"))
 		return
 	}
-	if b := q.Get("backend"); b != "" {
-		id, err := store.ParseBackendID(b)
-		if err != nil {
-			writeError(w, 400, err)
-			return
-		}
-		f.Backend = id
-	}
-	p, err := pageRequest(r)
-	if err != nil {
+	var err error
+	if f.Backend, err = backendParam(r); err != nil {
 		writeError(w, 400, err)
 		return
 	}
-	res, err := a.o.Store.ListDeliveries(r.Context(), f, p)
-	if err != nil {
-		writeError(w, statusOf(err), err)
-		return
-	}
-	writeJSON(w, 200, pageOf(res))
+	listPage(w, r, func(p store.PageRequest) (store.Page[store.Delivery], error) {
+		return a.o.Store.ListDeliveries(r.Context(), f, p)
+	})
 }
 
 func (a *api) getDelivery(w http.ResponseWriter, r *http.Request) {
@@ -280,25 +285,14 @@ func (a *api) getDelivery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) listDLQ(w http.ResponseWriter, r *http.Request) {
-	var backend store.BackendID
-	if b := r.URL.Query().Get("backend"); b != "" {
-		var err error
-		if backend, err = store.ParseBackendID(b); err != nil {
-			writeError(w, 400, err)
-			return
-		}
-	}
-	p, err := pageRequest(r)
+	backend, err := backendParam(r)
 	if err != nil {
 		writeError(w, 400, err)
 		return
 	}
-	res, err := a.o.Store.ListDeadLetters(r.Context(), backend, p)
-	if err != nil {
-		writeError(w, statusOf(err), err)
-		return
-	}
-	writeJSON(w, 200, pageOf(res))
+	listPage(w, r, func(p store.PageRequest) (store.Page[store.Delivery], error) {
+		return a.o.Store.ListDeadLetters(r.Context(), backend, p)
+	})
 }
 
 func (a *api) replayDLQ(w http.ResponseWriter, r *http.Request) {
@@ -330,39 +324,21 @@ func (a *api) act(w http.ResponseWriter, r *http.Request, what string, fn func(c
 func (a *api) listTickets(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.TicketFilter{Key: q.Get("key"), State: store.TicketState(q.Get("state"))}
-	if b := q.Get("backend"); b != "" {
-		id, err := store.ParseBackendID(b)
-		if err != nil {
-			writeError(w, 400, err)
-			return
-		}
-		f.Backend = id
-	}
-	p, err := pageRequest(r)
-	if err != nil {
+	var err error
+	if f.Backend, err = backendParam(r); err != nil {
 		writeError(w, 400, err)
 		return
 	}
-	res, err := a.o.Store.ListTickets(r.Context(), f, p)
-	if err != nil {
-		writeError(w, statusOf(err), err)
-		return
-	}
-	writeJSON(w, 200, pageOf(res))
+	listPage(w, r, func(p store.PageRequest) (store.Page[store.Ticket], error) {
+		return a.o.Store.ListTickets(r.Context(), f, p)
+	})
 }
 
 func (a *api) listQuarantine(w http.ResponseWriter, r *http.Request) {
-	p, err := pageRequest(r)
-	if err != nil {
-		writeError(w, 400, err)
-		return
-	}
-	res, err := a.o.Store.ListQuarantine(r.Context(), store.QuarantineFilter{Source: r.URL.Query().Get("source")}, p)
-	if err != nil {
-		writeError(w, statusOf(err), err)
-		return
-	}
-	writeJSON(w, 200, pageOf(res))
+	f := store.QuarantineFilter{Source: r.URL.Query().Get("source")}
+	listPage(w, r, func(p store.PageRequest) (store.Page[store.QuarantineItem], error) {
+		return a.o.Store.ListQuarantine(r.Context(), f, p)
+	})
 }
 
 func (a *api) getQuarantine(w http.ResponseWriter, r *http.Request) {
