@@ -771,17 +771,9 @@ func (e *Emulator) addComment(c *call) {
 func (e *Emulator) getIssueProperty(c *call) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	is := e.issueOr404(c)
-	if is == nil {
-		return
+	if is := e.issueOr404(c); is != nil {
+		getProperty(c, is.Properties)
 	}
-	k := c.r.PathValue("propertyKey")
-	v, ok := is.Properties[k]
-	if !ok {
-		writePlatformError(c.w, http.StatusNotFound, []string{"The property with key '" + k + "' does not exist."}, nil)
-		return
-	}
-	writeJSON(c.w, http.StatusOK, map[string]any{"key": k, "value": v})
 }
 
 func readRaw(c *call) (json.RawMessage, bool) {
@@ -799,40 +791,56 @@ func (e *Emulator) setIssueProperty(c *call) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	is := e.issueOr404(c)
-	if is == nil {
-		return
+	if is := e.issueOr404(c); is != nil && setProperty(c, is.Properties, raw) {
+		e.touch(is)
 	}
-	k := c.r.PathValue("propertyKey")
-	if msg := checkProperty(k, raw); msg != "" {
-		writePlatformError(c.w, http.StatusBadRequest, []string{msg}, nil)
-		return
-	}
-	_, existed := is.Properties[k]
-	is.Properties[k] = raw
-	e.touch(is)
-	if existed {
-		writeEmpty(c.w, http.StatusOK)
-		return
-	}
-	writeEmpty(c.w, http.StatusCreated)
 }
 
 func (e *Emulator) deleteIssueProperty(c *call) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	is := e.issueOr404(c)
-	if is == nil {
-		return
+	if is := e.issueOr404(c); is != nil && deleteProperty(c, is.Properties) {
+		e.touch(is)
 	}
+}
+
+// getProperty, setProperty and deleteProperty serve the entity-property
+// endpoints of issues and users alike; set and delete report a change.
+func getProperty(c *call, props map[string]json.RawMessage) {
 	k := c.r.PathValue("propertyKey")
-	if _, ok := is.Properties[k]; !ok {
+	v, ok := props[k]
+	if !ok {
 		writePlatformError(c.w, http.StatusNotFound, []string{"The property with key '" + k + "' does not exist."}, nil)
 		return
 	}
-	delete(is.Properties, k)
-	e.touch(is)
+	writeJSON(c.w, http.StatusOK, map[string]any{"key": k, "value": v})
+}
+
+func setProperty(c *call, props map[string]json.RawMessage, raw json.RawMessage) bool {
+	k := c.r.PathValue("propertyKey")
+	if msg := checkProperty(k, raw); msg != "" {
+		writePlatformError(c.w, http.StatusBadRequest, []string{msg}, nil)
+		return false
+	}
+	_, existed := props[k]
+	props[k] = raw
+	if existed {
+		writeEmpty(c.w, http.StatusOK)
+	} else {
+		writeEmpty(c.w, http.StatusCreated)
+	}
+	return true
+}
+
+func deleteProperty(c *call, props map[string]json.RawMessage) bool {
+	k := c.r.PathValue("propertyKey")
+	if _, ok := props[k]; !ok {
+		writePlatformError(c.w, http.StatusNotFound, []string{"The property with key '" + k + "' does not exist."}, nil)
+		return false
+	}
+	delete(props, k)
 	writeNoContent(c.w)
+	return true
 }
 
 // userForProperty resolves the accountId parameter; only the caller's own
@@ -858,17 +866,9 @@ func (e *Emulator) userForProperty(c *call) *user {
 func (e *Emulator) getUserProperty(c *call) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	u := e.userForProperty(c)
-	if u == nil {
-		return
+	if u := e.userForProperty(c); u != nil {
+		getProperty(c, u.Properties)
 	}
-	k := c.r.PathValue("propertyKey")
-	v, ok := u.Properties[k]
-	if !ok {
-		writePlatformError(c.w, http.StatusNotFound, []string{"The property with key '" + k + "' does not exist."}, nil)
-		return
-	}
-	writeJSON(c.w, http.StatusOK, map[string]any{"key": k, "value": v})
 }
 
 func (e *Emulator) setUserProperty(c *call) {
@@ -878,36 +878,15 @@ func (e *Emulator) setUserProperty(c *call) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	u := e.userForProperty(c)
-	if u == nil {
-		return
+	if u := e.userForProperty(c); u != nil {
+		setProperty(c, u.Properties, raw)
 	}
-	k := c.r.PathValue("propertyKey")
-	if msg := checkProperty(k, raw); msg != "" {
-		writePlatformError(c.w, http.StatusBadRequest, []string{msg}, nil)
-		return
-	}
-	_, existed := u.Properties[k]
-	u.Properties[k] = raw
-	if existed {
-		writeEmpty(c.w, http.StatusOK)
-		return
-	}
-	writeEmpty(c.w, http.StatusCreated)
 }
 
 func (e *Emulator) deleteUserProperty(c *call) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	u := e.userForProperty(c)
-	if u == nil {
-		return
+	if u := e.userForProperty(c); u != nil {
+		deleteProperty(c, u.Properties)
 	}
-	k := c.r.PathValue("propertyKey")
-	if _, ok := u.Properties[k]; !ok {
-		writePlatformError(c.w, http.StatusNotFound, []string{"The property with key '" + k + "' does not exist."}, nil)
-		return
-	}
-	delete(u.Properties, k)
-	writeNoContent(c.w)
 }
