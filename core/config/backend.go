@@ -10,8 +10,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/itsmbridge/itsmbridge/core/config/hclschema"
 	"github.com/itsmbridge/itsmbridge/sdk"
+	"github.com/itsmbridge/itsmbridge/sdk/hclschema"
 )
 
 var backendSchema = &hcl.BodySchema{

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/itsmbridge/itsmbridge/sdk"
+	"github.com/itsmbridge/itsmbridge/sdk/hclschema"
 	"github.com/itsmbridge/itsmbridge/sdk/hostclient"
 	itsmv1 "github.com/itsmbridge/itsmbridge/sdk/proto/itsm/v1"
 )
@@ -63,7 +64,7 @@ func checkSchema(t testing.TB, e *env) {
 	if _, err := s.ImpliedType(); err != nil {
 		t.Errorf("schema has no cty type: %v", err)
 	}
-	if _, err := specOf(s); err != nil {
+	if _, err := hclschema.Spec(s); err != nil {
 		t.Errorf("schema does not convert to an hcldec spec: %v", err)
 	}
 	var walk func(prefix string, s sdk.Schema)

@@ -8,9 +8,9 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
-	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/itsmbridge/itsmbridge/sdk"
+	"github.com/itsmbridge/itsmbridge/sdk/hclschema"
 )
 
 // DecodeConfig decodes src, the body of a backend's `config { ... }` block in
@@ -22,7 +22,7 @@ func DecodeConfig(s sdk.Schema, src string) (sdk.Config, error) {
 	if err != nil {
 		return sdk.Config{}, fmt.Errorf("plugin schema: %w", err)
 	}
-	spec, err := specOf(s)
+	spec, err := hclschema.Spec(s)
 	if err != nil {
 		return sdk.Config{}, fmt.Errorf("plugin schema: %w", err)
 	}
@@ -35,66 +35,6 @@ func DecodeConfig(s sdk.Schema, src string) (sdk.Config, error) {
 		return sdk.Config{}, fmt.Errorf("config: %s", diags.Error())
 	}
 	return sdk.NewConfig(v, ty)
-}
-
-// specOf converts a schema to an hcldec spec (the host's core/config/hclschema
-// does the same; the SDK cannot import the core).
-func specOf(s sdk.Schema) (hcldec.ObjectSpec, error) {
-	spec := hcldec.ObjectSpec{}
-	for _, a := range s.Attributes {
-		if a.Name == "" {
-			return nil, fmt.Errorf("attribute with an empty name")
-		}
-		if _, dup := spec[a.Name]; dup {
-			return nil, fmt.Errorf("attribute %q declared twice", a.Name)
-		}
-		ty, err := a.CtyType()
-		if err != nil {
-			return nil, err
-		}
-		var as hcldec.Spec = &hcldec.AttrSpec{Name: a.Name, Type: ty, Required: a.Required}
-		if a.Default != "" {
-			if a.Required {
-				return nil, fmt.Errorf("attribute %q: required attributes cannot have a default", a.Name)
-			}
-			def, err := defaultValue(a.Default, ty)
-			if err != nil {
-				return nil, fmt.Errorf("attribute %q: %w", a.Name, err)
-			}
-			as = &hcldec.DefaultSpec{Primary: as, Default: &hcldec.LiteralSpec{Value: def}}
-		}
-		spec[a.Name] = as
-	}
-	for _, b := range s.Blocks {
-		if b.Name == "" {
-			return nil, fmt.Errorf("block with an empty name")
-		}
-		if _, dup := spec[b.Name]; dup {
-			return nil, fmt.Errorf("block %q: name already used", b.Name)
-		}
-		nested, err := specOf(b.Nested)
-		if err != nil {
-			return nil, fmt.Errorf("block %q: %w", b.Name, err)
-		}
-		spec[b.Name] = &hcldec.BlockSpec{TypeName: b.Name, Nested: nested, Required: b.Required}
-	}
-	return spec, nil
-}
-
-func defaultValue(js string, ty cty.Type) (cty.Value, error) {
-	want := ty
-	if ty.HasDynamicTypes() {
-		implied, err := ctyjson.ImpliedType([]byte(js))
-		if err != nil {
-			return cty.NilVal, fmt.Errorf("bad default %s: %w", js, err)
-		}
-		want = implied
-	}
-	v, err := ctyjson.Unmarshal([]byte(js), want)
-	if err != nil {
-		return cty.NilVal, fmt.Errorf("bad default %s: %w", js, err)
-	}
-	return v, nil
 }
 
 // sensitiveValues returns the string values of the sensitive attributes set
