@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -22,6 +23,20 @@ type loadResult struct {
 	perSec float64
 	p50    time.Duration
 	p99    time.Duration
+	// cpuPerReq is the whole process's CPU time (user + system) per
+	// request: server, load generator and background work such as the
+	// store's writer. Other processes' load on the machine hardly changes
+	// it, unlike the rates.
+	cpuPerReq time.Duration
+}
+
+// processCPU is the CPU time this process has used so far.
+func processCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // runLoad posts n distinct bodies over conns keep-alive connections.
@@ -33,6 +48,7 @@ func runLoad(b *testing.B, url, token string, bodies [][]byte, conns int) loadRe
 	var next atomic.Int64
 	lat := make([][]time.Duration, conns)
 	var wg sync.WaitGroup
+	cpu0 := processCPU(b)
 	start := time.Now()
 	for c := range conns {
 		wg.Add(1)
@@ -63,12 +79,14 @@ func runLoad(b *testing.B, url, token string, bodies [][]byte, conns int) loadRe
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := processCPU(b) - cpu0
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	if len(all) == 0 {
 		return loadResult{}
 	}
-	return loadResult{perSec: float64(len(all)) / elapsed.Seconds(), p50: all[len(all)/2], p99: all[len(all)*99/100]}
+	return loadResult{perSec: float64(len(all)) / elapsed.Seconds(), p50: all[len(all)/2], p99: all[len(all)*99/100],
+		cpuPerReq: cpu / time.Duration(len(all))}
 }
 
 // BenchmarkIngestHTTP measures the whole ingress (cached token, normalize,
@@ -108,6 +126,8 @@ func BenchmarkIngestHTTP(b *testing.B) {
 	b.ReportMetric(got.perSec/base.perSec, "ratio")
 	b.ReportMetric(float64(got.p50.Microseconds()), "p50-µs")
 	b.ReportMetric(float64(got.p99.Microseconds()), "p99-µs")
+	b.ReportMetric(float64(got.cpuPerReq.Microseconds()), "cpu-µs/alert")
+	b.ReportMetric(float64(base.cpuPerReq.Microseconds()), "baseline-cpu-µs/req")
 }
 
 func readSample(name string) ([]byte, error) { return os.ReadFile(filepath.Join("testdata", name)) }

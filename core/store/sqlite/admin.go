@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -125,19 +124,17 @@ func (s *Store) GetAlert(ctx context.Context, id int64) (store.AlertRecord, []st
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
 	var norm string
-	var raw []byte
-	a, err := scanAlert(tx.QueryRowContext(ctx, `SELECT `+alertCols+`, a.normalized, a.raw FROM alerts a WHERE a.id = ?`, id), &norm, &raw)
+	var raw, payload []byte
+	a, err := scanAlert(tx.QueryRowContext(ctx, `SELECT `+alertCols+`, a.normalized, a.raw, a.payload FROM alerts a WHERE a.id = ?`, id), &norm, &raw, &payload)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, nil, fmt.Errorf("alert %d: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
 		return a, nil, unavailable("get alert: %w", err)
 	}
-	a.Normalized = json.RawMessage(norm)
-	if raw == nil {
-		raw = []byte{}
+	if a.Normalized, a.Raw, err = storedAlert(payload, norm, raw); err != nil {
+		return a, nil, fmt.Errorf("alert %d: %w", id, err)
 	}
-	a.Raw = raw
 	rows, err := tx.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries d WHERE d.alert_id = ? ORDER BY d.id`, id)
 	if err != nil {
 		return a, nil, unavailable("get alert deliveries: %w", err)
@@ -151,7 +148,7 @@ func (s *Store) GetAlert(ctx context.Context, id int64) (store.AlertRecord, []st
 
 // GetDelivery implements store.Admin.
 func (s *Store) GetDelivery(ctx context.Context, id int64) (store.Delivery, error) {
-	d, err := scanDelivery(s.rdb.QueryRowContext(ctx, `SELECT `+deliveryCols+`, a.normalized
+	d, err := scanDelivery(s.rdb.QueryRowContext(ctx, `SELECT `+deliveryCols+`, a.normalized, a.payload
 FROM deliveries d JOIN alerts a ON a.id = d.alert_id WHERE d.id = ?`, id), true, s.now())
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("delivery %d: %w", id, store.ErrNotFound)

@@ -88,8 +88,8 @@ func (s *Store) Quarantine(ctx context.Context, rec store.QuarantineRecord) (int
 const (
 	insertAlertSQL = `
 INSERT INTO alerts (dedup_key, alert_id, source, schema_name, status, severity, rule, subscription,
-                    resource_name, received_at, deliveries, normalized, raw)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    resource_name, received_at, deliveries, normalized, raw, payload)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', x'', ?)
 ON CONFLICT (dedup_key) DO NOTHING`
 	dupAlertSQL       = `SELECT id FROM alerts WHERE dedup_key = ?`
 	insertDeliverySQL = `
@@ -101,20 +101,20 @@ VALUES ((SELECT IFNULL(MAX(seq), 0) + 1 FROM deliveries), ?, ?, ?, ?, ?, ?, ?, ?
 // ingest is an IngestRecord validated and encoded outside the writer, so
 // the writer only executes statements.
 type ingest struct {
-	rec        store.IngestRecord
-	normalized []byte
-	at         int64 // received_at
-	now        int64 // queue timestamps
-	backends   []store.BackendID
-	tickets    []string
-	options    []string
+	rec      store.IngestRecord
+	payload  []byte // see payload.go
+	at       int64  // received_at
+	now      int64  // queue timestamps
+	backends []store.BackendID
+	tickets  []string
+	options  []string
 }
 
 func (s *Store) prepareIngest(rec store.IngestRecord) (*ingest, error) {
 	if err := rec.Validate(); err != nil {
 		return nil, err
 	}
-	norm, err := json.Marshal(rec.Alert)
+	norm, err := encodeAlert(&rec.Alert)
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode alert: %v", store.ErrInvalid, err)
 	}
@@ -122,10 +122,7 @@ func (s *Store) prepareIngest(rec store.IngestRecord) (*ingest, error) {
 	if at.IsZero() {
 		at = s.now()
 	}
-	if rec.Raw == nil {
-		rec.Raw = []byte{}
-	}
-	in := &ingest{rec: rec, normalized: norm, at: us(at), now: us(s.now())}
+	in := &ingest{rec: rec, payload: encodePayload(norm, rec.Raw), at: us(at), now: us(s.now())}
 	seen := map[store.BackendID]bool{}
 	for _, d := range rec.Deliveries {
 		if !seen[d.Backend] {
@@ -153,7 +150,7 @@ func (s *Store) execIngest(in *ingest, tx *sql.Tx) (store.IngestResult, error) {
 	// measurable share of the writer's time.
 	r, err := s.exec(tx, insertAlertSQL,
 		a.DedupKey, a.ID, in.rec.Source, a.Schema, a.Status, a.Severity, a.Rule, a.Subscription,
-		a.ResourceName, in.at, len(in.rec.Deliveries), in.normalized, in.rec.Raw)
+		a.ResourceName, in.at, len(in.rec.Deliveries), in.payload)
 	if err != nil {
 		return store.IngestResult{}, fmt.Errorf("insert alert: %w", err)
 	}

@@ -140,6 +140,10 @@ CREATE INDEX deliveries_key ON deliveries (backend_type, backend_name, ticket_ke
 CREATE INDEX deliveries_alert ON deliveries (alert_id);
 CREATE INDEX deliveries_state ON deliveries (state, backend_type, backend_name);
 `,
+	// 3: alerts written from now on keep their normalized JSON and raw body
+	// compressed together in payload (see payload.go), and leave normalized
+	// and raw empty. Older rows keep payload NULL.
+	`ALTER TABLE alerts ADD COLUMN payload BLOB;`,
 }
 
 // migrate brings the schema to the latest version in one transaction.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestMigrateV1Deliveries opens a database left at schema version 1 with a
@@ -53,5 +55,61 @@ func TestMigrateV1Deliveries(t *testing.T) {
 	_, err = s.wdb.ExecContext(context.Background(), `UPDATE deliveries SET state = 'lost' WHERE id = 42`)
 	if err == nil {
 		t.Fatal("state 'lost' accepted; want the CHECK constraint to refuse it")
+	}
+}
+
+// TestMigratedAlertsReadable: an alert stored before schema version 3 keeps
+// its plain normalized and raw columns (payload NULL); GetAlert and Claim
+// still return them after the migration, next to a compressed new alert.
+func TestMigratedAlertsReadable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v2.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE schema_version (version INTEGER NOT NULL)`,
+		`INSERT INTO schema_version (version) VALUES (2)`,
+		migrations[0],
+		migrations[1],
+		`INSERT INTO alerts (id, dedup_key, alert_id, source, schema_name, status, severity, rule, subscription,
+			resource_name, received_at, deliveries, normalized, raw)
+		 VALUES (7, 'old', 'a', 'prod', 's', 'fired', 1, 'r', 'sub', 'vm', 1, 1, '{"id":"old-alert"}', '{"raw":true}')`,
+		`INSERT INTO deliveries (id, seq, alert_id, route, backend_type, backend_name, ticket_key, event, ticket,
+			options, state, next_attempt_at, enqueued_at, created_at, updated_at)
+		 VALUES (42, 1, 7, 'r', 'servicenow', 'prod', 'key', 'fired', '{}', '{}', 'pending', 1, 1, 1, 1)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s := openTest(t, path, nil)
+	ctx := context.Background()
+	a, _, err := s.GetAlert(ctx, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(a.Normalized) != `{"id":"old-alert"}` || string(a.Raw) != `{"raw":true}` {
+		t.Fatalf("migrated alert = %s / %s; want the stored plain columns", a.Normalized, a.Raw)
+	}
+	res, err := s.Ingest(ctx, record("new", 3000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	na, _, err := s.GetAlert(ctx, res.AlertID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(na.Raw), `"dedup":"new"`) || !strings.Contains(string(na.Normalized), `"dedup_key":"new"`) {
+		t.Fatalf("new alert = %s / %.40s…; want its normalized JSON and raw body back", na.Normalized, na.Raw)
+	}
+	ds, err := s.Claim(ctx, "w", snow, 10, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 2 || string(ds[0].Alert) != `{"id":"old-alert"}` || !strings.Contains(string(ds[1].Alert), `"dedup_key":"new"`) {
+		t.Fatalf("claimed %d deliveries; want the migrated one with its plain alert, then the new one", len(ds))
 	}
 }

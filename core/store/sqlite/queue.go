@@ -99,7 +99,7 @@ func (s *Store) Claim(ctx context.Context, owner string, backend store.BackendID
 const (
 	leaseSQL = `UPDATE deliveries SET lease_owner = ?1, lease_expires_at = ?2, updated_at = ?3
 WHERE id IN (SELECT value FROM json_each(?4))`
-	claimedSQL = `SELECT ` + deliveryCols + `, a.normalized FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+	claimedSQL = `SELECT ` + deliveryCols + `, a.normalized, a.payload FROM deliveries d JOIN alerts a ON a.id = d.alert_id
 WHERE d.id IN (SELECT value FROM json_each(?1)) ORDER BY d.seq`
 )
 

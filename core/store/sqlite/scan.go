@@ -16,7 +16,8 @@ d.lease_owner, d.lease_expires_at, d.last_error, d.dead_reason, d.outcome`
 
 type scanner interface{ Scan(dest ...any) error }
 
-// scanDelivery reads deliveryCols (plus the alert JSON when withAlert) and
+// scanDelivery reads deliveryCols (plus a.normalized and a.payload when
+// withAlert, giving the alert JSON) and
 // reports a pending delivery under a live lease (at now) as leased.
 func scanDelivery(r scanner, withAlert bool, now time.Time) (store.Delivery, error) {
 	var (
@@ -26,12 +27,13 @@ func scanDelivery(r scanner, withAlert bool, now time.Time) (store.Delivery, err
 		next, enq, cre, upd    int64
 		fin, lease             sql.NullInt64
 		alertJSON              string
+		payload                []byte
 	)
 	dest := []any{&d.ID, &d.AlertID, &d.Route, &d.Backend.Type, &d.Backend.Name, &d.TicketKey, &event, &ticket,
 		&options, &state, &d.Attempts, &next, &enq, &cre, &upd, &fin,
 		&d.LeaseOwner, &lease, &d.LastError, &d.DeadReason, &d.Outcome}
 	if withAlert {
-		dest = append(dest, &alertJSON)
+		dest = append(dest, &alertJSON, &payload)
 	}
 	if err := r.Scan(dest...); err != nil {
 		return d, fmt.Errorf("scan delivery: %w", err)
@@ -47,7 +49,11 @@ func scanDelivery(r scanner, withAlert bool, now time.Time) (store.Delivery, err
 		d.State = store.StateLeased
 	}
 	if withAlert {
-		d.Alert = json.RawMessage(alertJSON)
+		norm, _, err := storedAlert(payload, alertJSON, nil)
+		if err != nil {
+			return d, fmt.Errorf("delivery %d: %w", d.ID, err)
+		}
+		d.Alert = norm
 	}
 	return d, nil
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"time"
 
 	"github.com/itsmbridge/itsmbridge/core/store"
@@ -53,10 +55,11 @@ func (s *Store) write(ctx context.Context, o *op) error {
 }
 
 // writer is the only goroutine using the write connection. It commits what
-// is waiting as one transaction: callers that arrive while a commit (fsync)
-// is in progress form the next batch, so they share one fsync.
+// is waiting as one transaction: callers that arrive while a commit is in
+// progress form the next batch, so they share one commit and one fsync.
 func (s *Store) writer() {
 	defer close(s.writerEnd)
+	defer close(s.committed) // the syncer answers what is left, then ends
 	batch := make([]*op, 0, s.maxBatch)
 	for {
 		batch = batch[:0]
@@ -92,17 +95,23 @@ func (s *Store) writer() {
 	}
 }
 
-// commit runs batch in one transaction and answers every op. If an op fails
-// with a database error, that op is answered with ErrUnavailable and the
-// others are retried in a fresh transaction, so one bad write cannot fail
-// its neighbours; a failure to begin or commit fails the whole batch.
+// commit runs batch in one transaction and hands it to the syncer, which
+// answers the ops once the commit is durable. If an op fails with a
+// database error, that op is answered with ErrUnavailable and the others
+// are retried in a fresh transaction, so one bad write cannot fail its
+// neighbours; a failure to begin or commit fails the whole batch.
 func (s *Store) commit(batch []*op) {
+	if err := s.syncFailure(); err != nil {
+		for _, o := range batch {
+			o.res <- err
+		}
+		return
+	}
 	for len(batch) > 0 {
 		res, failed, err := s.runTx(batch)
 		if err == nil {
-			for i, o := range batch {
-				o.res <- res[i]
-			}
+			// A copy: the writer reuses batch's array for the next batch.
+			s.committed <- committedBatch{ops: slices.Clone(batch), res: res}
 			return
 		}
 		if failed < 0 {
@@ -156,6 +165,83 @@ func (s *Store) runTx(batch []*op) (res []error, failed int, err error) {
 	default:
 	}
 	return res, 0, nil
+}
+
+// Durability is pipelined. The write connection commits with
+// synchronous=NORMAL: COMMIT writes the transaction's WAL frames but does
+// not fsync them. The syncer then fsyncs the WAL and only then answers the
+// batch's callers, while the writer already executes the next batch: the
+// fsync (about a millisecond here) no longer stalls the one writer. A
+// caller is answered only when its commit is on disk, as with
+// synchronous=FULL. Readers may see a commit a moment before it is
+// durable; every write's caller (the ingress acknowledging an alert, the
+// dispatcher completing or claiming a delivery) still waits for the
+// fsync, and one fsync of the WAL makes durable every commit before it, so
+// nothing outside this process acts on a commit that could be lost. SQLite
+// itself fsyncs the WAL before each checkpoint and the database after it,
+// before the WAL is reused, so frames are never overwritten before they
+// are durable in the database.
+
+// committedBatch is a committed transaction waiting for its fsync.
+type committedBatch struct {
+	ops []*op
+	res []error
+}
+
+// syncer fsyncs the WAL after each committed batch and answers its ops.
+// s.committed is unbuffered, so the writer runs at most one batch ahead: it
+// executes and commits batch N+1 during batch N's fsync, then waits for that
+// fsync before taking more writes. Writes arriving meanwhile still form one
+// large batch (a deeper pipeline made batches, and so commits, smaller and
+// the writer's CPU per write larger).
+func (s *Store) syncer() {
+	defer close(s.syncEnd)
+	for b := range s.committed {
+		err := s.syncWAL()
+		for i, o := range b.ops {
+			if err != nil {
+				o.res <- err
+			} else {
+				o.res <- b.res[i]
+			}
+		}
+	}
+	if s.wal != nil {
+		s.wal.Close()
+	}
+}
+
+// syncWAL fsyncs the WAL file. A failed fsync is final: the kernel may have
+// dropped the pages it could not write, and a later fsync could succeed
+// without them, so the store refuses every further write (and Ping fails)
+// until the process restarts and SQLite recovers from what is on disk.
+func (s *Store) syncWAL() error {
+	if err := s.syncFailure(); err != nil {
+		return err
+	}
+	var err error
+	if s.wal == nil {
+		// The WAL exists once a transaction has committed in WAL mode.
+		s.wal, err = os.OpenFile(s.path+"-wal", os.O_RDWR, 0)
+	}
+	if err == nil {
+		err = s.fsync(s.wal)
+	}
+	if err != nil {
+		err = unavailable("fsync %s-wal: %w (restart required)", s.path, err)
+		s.log.Error("store durability lost: fsync failed; refusing writes until restart", "error", err)
+		s.syncErr.CompareAndSwap(nil, &err)
+		return err
+	}
+	return nil
+}
+
+// syncFailure returns the fsync failure that stopped the store, if any.
+func (s *Store) syncFailure() error {
+	if p := s.syncErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // queryRow runs query in tx, as a prepared statement when query is one of
