@@ -36,6 +36,22 @@ func TestDedupKey(t *testing.T) {
 	if DedupKey(&r1) != DedupKey(&r2) {
 		t.Error("resolved key depends on FiredAt")
 	}
+	// Keys sort by the status time (to the second), so store indexes
+	// grow at one end; without a time the prefix is zero.
+	early := Alert{ID: "zzz", Status: StatusFired, FiredAt: "2024-01-01T00:00:00.9Z"}
+	late := Alert{ID: "aaa", Status: StatusFired, FiredAt: "2024-01-01T00:00:01Z"}
+	if ke, kl := DedupKey(&early), DedupKey(&late); ke >= kl {
+		t.Errorf("key of the earlier alert %s sorts after the later one's %s", ke, kl)
+	}
+	if k := DedupKey(&base); k[:8] != "65920080" { // 2024-01-01T00:00:00Z = 0x65920080
+		t.Errorf("key %s: want the status time 65920080 as its prefix", k)
+	}
+	for _, at := range []string{"", "not a time", "1960-01-01T00:00:00Z"} {
+		a := Alert{ID: "c", Status: StatusFired, FiredAt: at, Context: json.RawMessage(`{}`)}
+		if k := DedupKey(&a); k[:8] != "00000000" || len(k) != 32 {
+			t.Errorf("FiredAt %q: key %s; want 32 hex digits with a zero time prefix", at, k)
+		}
+	}
 	// Without any time the context decides.
 	n1 := Alert{ID: "b", Status: StatusFired, Context: json.RawMessage(`{"SpendingAmount":"1"}`)}
 	n2 := Alert{ID: "b", Status: StatusFired, Context: json.RawMessage(`{"SpendingAmount":"2"}`)}

@@ -159,11 +159,23 @@ func (s *Supervisor) Call(ctx context.Context, fn func(context.Context, *hostcli
 		if inst.Exited() {
 			s.poke()
 		}
-		if errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		if callTimedOut(cctx) && ctx.Err() == nil {
 			err = sdk.Retryable(fmt.Errorf("backend %s: plugin call timed out after %s: %w", s.opts.Spec.id(), s.opts.CallTimeout, err), 0)
 		}
 	}
 	return err
+}
+
+// callTimedOut reports whether the call's deadline has passed. gRPC
+// enforces a deadline with its own timer, which can fire a moment before the
+// context's: the call then fails with DeadlineExceeded while ctx.Err() is
+// still nil.
+func callTimedOut(ctx context.Context) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 func (s *Supervisor) current(ctx context.Context) (*Instance, error) {
