@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,10 +33,11 @@ func TestEncodeAlertMatchesJSON(t *testing.T) {
 			if ctx != "" {
 				a.Context = json.RawMessage(ctx)
 			}
-			got, err := encodeAlert(&a)
+			head, context, tail, err := encodeAlert(&a)
 			if err != nil {
 				t.Fatalf("encodeAlert: %v", err)
 			}
+			got := slices.Concat(head, context, tail)
 			want, err := json.Marshal(&a)
 			if err != nil {
 				t.Fatal(err)
@@ -54,7 +56,7 @@ func TestEncodeAlertMatchesJSON(t *testing.T) {
 	}
 	bad := base
 	bad.Context = json.RawMessage(`{"a":`)
-	if _, err := encodeAlert(&bad); err == nil {
+	if _, _, _, err := encodeAlert(&bad); err == nil {
 		t.Fatal("encodeAlert accepted an invalid context")
 	}
 }
@@ -63,7 +65,8 @@ func TestPayloadRoundTrip(t *testing.T) {
 	norm := []byte(`{"id":"x","context":{"k":"` + strings.Repeat("v", 5000) + `"}}`)
 	raw := []byte(`{"data":{"k":"` + strings.Repeat("v", 5000) + `"}}`)
 	for _, c := range []struct{ norm, raw []byte }{{norm, raw}, {norm, nil}, {nil, raw}, {nil, nil}} {
-		p := encodePayload(c.norm, c.raw)
+		half := len(c.norm) / 2 // as head and tail around an empty context
+		p := encodePayload(c.norm[:half], nil, c.norm[half:], c.raw)
 		if len(c.norm)+len(c.raw) > 1000 && len(p) > (len(c.norm)+len(c.raw))/4 {
 			t.Errorf("payload of %d bytes compressed to %d; want under a quarter", len(c.norm)+len(c.raw), len(p))
 		}
@@ -75,7 +78,7 @@ func TestPayloadRoundTrip(t *testing.T) {
 			t.Fatalf("round trip: got %d+%d bytes, want %d+%d", len(n), len(r), len(c.norm), len(c.raw))
 		}
 	}
-	for _, corrupt := range [][]byte{nil, {0xff}, encodePayload(norm, raw)[:10]} {
+	for _, corrupt := range [][]byte{nil, {0xff}, encodePayload(norm, nil, nil, raw)[:10]} {
 		if _, _, err := decodePayload(corrupt); err == nil {
 			t.Errorf("decodePayload(%x) accepted a corrupt payload", corrupt)
 		}

@@ -61,8 +61,12 @@ type Store struct {
 	batchWait time.Duration
 	onCommit  func(writes int, took time.Duration, err error)
 
-	stmts  map[string]*sql.Stmt // hot statements prepared on wdb at Open; read-only after
-	rstmts map[string]*sql.Stmt // and on rdb
+	stmts map[string]*sql.Stmt // hot statements prepared on wdb at Open; read-only after
+	// bound holds stmts bound to boundTx, the current write transaction
+	// (see txStmt); writer goroutine only.
+	bound   map[string]*sql.Stmt
+	boundTx *sql.Tx
+	rstmts  map[string]*sql.Stmt // and on rdb
 
 	committed chan committedBatch // writer → syncer, unbuffered (see syncer)
 	syncEnd   chan struct{}
@@ -155,6 +159,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		ckptKick:  make(chan struct{}, 1),
 		ckptEnd:   make(chan struct{}),
 		stmts:     map[string]*sql.Stmt{},
+		bound:     map[string]*sql.Stmt{},
 		rstmts:    map[string]*sql.Stmt{},
 	}
 	if s.wdb, err = sql.Open("sqlite", wdsn); err != nil {

@@ -247,26 +247,47 @@ func (s *Store) syncFailure() error {
 // queryRow runs query in tx, as a prepared statement when query is one of
 // the hot statements prepared at Open (saving SQLite's parse and plan).
 func (s *Store) queryRow(tx *sql.Tx, query string, args ...any) *sql.Row {
-	if st, ok := s.stmts[query]; ok {
-		return tx.Stmt(st).QueryRow(args...)
+	if st := s.txStmt(tx, query); st != nil {
+		return st.QueryRow(args...)
 	}
 	return tx.QueryRow(query, args...)
 }
 
 // exec is queryRow for statements returning no rows.
 func (s *Store) exec(tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	if st, ok := s.stmts[query]; ok {
-		return tx.Stmt(st).Exec(args...)
+	if st := s.txStmt(tx, query); st != nil {
+		return st.Exec(args...)
 	}
 	return tx.Exec(query, args...)
 }
 
 // query is queryRow for statements returning several rows.
 func (s *Store) query(tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
-	if st, ok := s.stmts[query]; ok {
-		return tx.Stmt(st).Query(args...)
+	if st := s.txStmt(tx, query); st != nil {
+		return st.Query(args...)
 	}
 	return tx.Query(query, args...)
+}
+
+// txStmt returns the hot statement query bound to tx, or nil. The binding
+// (database/sql's Tx.Stmt, an allocation and two locks) is made once per
+// statement and write transaction rather than once per call: the writer
+// runs one transaction at a time, for dozens of writes.
+func (s *Store) txStmt(tx *sql.Tx, query string) *sql.Stmt {
+	st, ok := s.stmts[query]
+	if !ok {
+		return nil
+	}
+	if s.boundTx != tx {
+		s.boundTx = tx
+		clear(s.bound)
+	}
+	b, ok := s.bound[query]
+	if !ok {
+		b = tx.Stmt(st)
+		s.bound[query] = b
+	}
+	return b
 }
 
 // prepare prepares the hot statements on the write connection and on the
