@@ -37,6 +37,14 @@ server {
 # The embedded store: one file, fsync'd before every 2xx.
 store "sqlite" {
   path = "data/itsmbridge.db"
+
+  # Finished history older than this is deleted, hourly: alerts whose
+  # deliveries are all done (and unrouted alerts), and resolved tickets.
+  # Unfinished deliveries, dead letters, open tickets and quarantined
+  # payloads are kept whatever their age. Must be at least every route's
+  # reopen_within; "0" keeps everything. (A re-sent copy of a purged alert
+  # is no longer recognised as a duplicate; Azure retries within minutes.)
+  # retention = "720h" # the default: 30 days
 }
 # For several replicas, use PostgreSQL instead (only one store block):
 # store "postgres" {

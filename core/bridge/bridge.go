@@ -21,6 +21,7 @@ import (
 	"github.com/itsmbridge/itsmbridge/core/ingest"
 	"github.com/itsmbridge/itsmbridge/core/metrics"
 	"github.com/itsmbridge/itsmbridge/core/pluginhost"
+	"github.com/itsmbridge/itsmbridge/core/retention"
 	"github.com/itsmbridge/itsmbridge/core/route"
 	"github.com/itsmbridge/itsmbridge/core/store"
 )
@@ -34,6 +35,9 @@ type Options struct {
 	Supervision pluginhost.Options
 	// Dispatch tunes the dispatcher (tests shorten back-off).
 	Dispatch dispatch.Config
+	// Retention tunes the retention loop's schedule (tests shorten it);
+	// Keep comes from the configuration.
+	Retention retention.Options
 }
 
 // Bridge is a running itsmbridge.
@@ -54,6 +58,13 @@ type Bridge struct {
 	backends map[store.BackendID]*backend
 	plugins  map[string]pluginhost.Info
 	last     ReloadResult
+
+	// retention is the running retention loop (nil when off); setRetention
+	// replaces it, under retentionMu.
+	retentionMu   sync.Mutex
+	retention     context.CancelFunc
+	retentionDone chan struct{}
+	retentionKeep time.Duration
 
 	servers []*http.Server
 	addrs   map[string]string
@@ -191,6 +202,7 @@ func (b *Bridge) apply(ctx context.Context, cfg *config.Config, provider *plugin
 
 	b.ingest.Set(snap)
 	b.disp.Set(ctx, dbs)
+	b.setRetention(cfg.Store.Retention)
 
 	b.mu.Lock()
 	oldVerifiers := b.verify
@@ -259,7 +271,9 @@ func (b *Bridge) checkImmutable(cfg *config.Config) error {
 	cur := b.cfg
 	b.mu.Unlock()
 	switch {
-	case cur.Store != cfg.Store:
+	case cur.Store.Kind != cfg.Store.Kind || cur.Store.Path != cfg.Store.Path || cur.Store.DSN != cfg.Store.DSN ||
+		cur.Store.MaxOpenConns != cfg.Store.MaxOpenConns:
+		// retention may change: apply restarts the retention loop.
 		return errors.New("the store block changed; restart the bridge to switch stores")
 	case cur.Server.Listen != cfg.Server.Listen || cur.Server.AdminListen != cfg.Server.AdminListen:
 		return errors.New("listen addresses changed; restart the bridge to rebind")
@@ -395,6 +409,7 @@ func (b *Bridge) Shutdown(ctx context.Context) {
 }
 
 func (b *Bridge) closeAll(ctx context.Context) {
+	b.setRetention(0)
 	if b.disp != nil {
 		b.disp.Close(ctx)
 	}

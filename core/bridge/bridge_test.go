@@ -21,6 +21,7 @@ import (
 
 	"github.com/itsmbridge/itsmbridge/core/auth/entratest"
 	"github.com/itsmbridge/itsmbridge/core/pluginhost"
+	"github.com/itsmbridge/itsmbridge/core/retention"
 )
 
 const (
@@ -62,6 +63,8 @@ type testEnv struct {
 	entra       *entratest.Server
 	cfgPath     string
 	ticketsFile string
+	storeAttrs  string // extra attributes of the store block
+	opts        Options
 }
 
 func newTestEnv(t *testing.T) *testEnv {
@@ -85,7 +88,10 @@ server {
   admin_listen = %q
   shutdown_timeout = "2s"
 }
-store "sqlite" { path = %q }
+store "sqlite" {
+  path = %q
+  %s
+}
 source "azure_monitor" "test" {
   path = "/hook"
   azure_ad {
@@ -106,7 +112,7 @@ route "all" {
   }
 }
 %s
-`, pluginDir, listen, admin, filepath.Join(e.dir, "db.sqlite"), tenant, audience, e.entra.Authority(), e.ticketsFile, extra)
+`, pluginDir, listen, admin, filepath.Join(e.dir, "db.sqlite"), e.storeAttrs, tenant, audience, e.entra.Authority(), e.ticketsFile, extra)
 	if err := os.WriteFile(e.cfgPath, []byte(cfg), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
@@ -116,7 +122,9 @@ func (e *testEnv) start() *Bridge {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	b, err := Start(ctx, Options{ConfigPath: e.cfgPath, Logger: hclog.NewNullLogger()})
+	o := e.opts
+	o.ConfigPath, o.Logger = e.cfgPath, hclog.NewNullLogger()
+	b, err := Start(ctx, o)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -507,4 +515,54 @@ func TestSIGHUPReloads(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestRetentionPurgesFinishedHistory: with retention set, the bridge
+// deletes alerts whose deliveries are done and resolved tickets once they
+// are older than the retention, and counts them in /metrics. (The loop's
+// clock runs two hours ahead, so the one-hour retention applies now.)
+func TestRetentionPurgesFinishedHistory(t *testing.T) {
+	e := newTestEnv(t)
+	e.storeAttrs = `retention = "1h"`
+	e.writeConfig("", "127.0.0.1:0", "127.0.0.2:0")
+	e.opts.Retention = retention.Options{Delay: 10 * time.Millisecond, Every: 50 * time.Millisecond,
+		Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}
+	b := e.start()
+	ingress := "http://" + b.Addr("ingress") + "/hook"
+	admin := "http://" + b.Addr("admin")
+	tok := e.token()
+	for _, fired := range []bool{true, false} {
+		if code, err := post(t, ingress, tok, metricAlert(t, 1, fired)); err != nil || code != http.StatusAccepted {
+			t.Fatalf("post fired=%v: %d %v", fired, code, err)
+		}
+	}
+	waitFor(t, "create then resolve in the ITSM", 15*time.Second, func() bool {
+		_, ops := fileEvents(t, e.ticketsFile)
+		for _, o := range ops {
+			if strings.Join(o, ",") == "create,resolve" {
+				return true
+			}
+		}
+		return false
+	})
+	var page struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	waitFor(t, "alerts and ticket purged", 15*time.Second, func() bool {
+		getJSON(t, admin+"/api/v1/alerts", &page)
+		alerts := len(page.Items)
+		getJSON(t, admin+"/api/v1/tickets", &page)
+		return alerts == 0 && len(page.Items) == 0
+	})
+	resp, err := http.Get(admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`itsmbridge_store_purged_total{kind="alert"} 2`, `itsmbridge_store_purged_total{kind="delivery"} 2`, `itsmbridge_store_purged_total{kind="ticket"} 1`} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }

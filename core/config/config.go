@@ -27,6 +27,7 @@ const (
 	DefaultMaxAge          = 24 * time.Hour
 	DefaultBackendTimeout  = 30 * time.Second
 	DefaultReopenWithin    = 24 * time.Hour
+	DefaultRetention       = 30 * 24 * time.Hour
 )
 
 // Store kinds.
@@ -106,6 +107,13 @@ type Store struct {
 	DSN string
 	// MaxOpenConns bounds the connection pool (0 = driver default).
 	MaxOpenConns int
+	// Retention: finished history older than this is deleted (see
+	// store.Purger); 0 keeps everything. Default DefaultRetention. It is at
+	// least every route's reopen_within, so a resolved ticket is remembered
+	// for its whole reopen window.
+	Retention time.Duration
+	// RetentionRange locates the retention attribute (zero when absent).
+	RetentionRange hcl.Range
 }
 
 // Source is a `source "azure_monitor" NAME` block: one ingress endpoint.

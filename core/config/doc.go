@@ -22,6 +22,9 @@
 //	}
 //	store "sqlite"   { path = "data/itsmbridge.db" }                # the default
 //	store "postgres" { dsn = env("PG_DSN")  max_open_conns = 20 }   # dsn is secret
+//	  # both kinds: retention = "720h" (default; "0" keeps everything; at
+//	  # least every route's reopen_within): finished history older than it
+//	  # is deleted, see core/retention
 //	source "azure_monitor" NAME {
 //	  path                                # URL path, unique, starts with "/"
 //	  allowed_subscriptions = [GUID, ...] # optional filter on the alert's subscription

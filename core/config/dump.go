@@ -39,6 +39,7 @@ type DumpStore struct {
 	Path         string `json:"path,omitempty"`
 	DSN          string `json:"dsn,omitempty"`
 	MaxOpenConns int    `json:"max_open_conns,omitempty"`
+	Retention    string `json:"retention"`
 }
 
 // DumpSource is a source block in a Dump.
@@ -110,7 +111,7 @@ func (c *Config) Dump() Dump {
 			MaxBodyBytes: c.Server.MaxBodyBytes, ReadTimeout: c.Server.ReadTimeout.String(), WriteTimeout: c.Server.WriteTimeout.String(),
 			IdleTimeout: c.Server.IdleTimeout.String(), ShutdownTimeout: c.Server.ShutdownTimeout.String(),
 		},
-		Store:     DumpStore{Kind: c.Store.Kind, Path: r(c.Store.Path), DSN: secret(c.Store.DSN), MaxOpenConns: c.Store.MaxOpenConns},
+		Store:     DumpStore{Kind: c.Store.Kind, Path: r(c.Store.Path), DSN: secret(c.Store.DSN), MaxOpenConns: c.Store.MaxOpenConns, Retention: c.Store.Retention.String()},
 		PluginDir: r(c.PluginDir),
 		Sources:   []DumpSource{},
 		Backends:  []DumpBackend{},

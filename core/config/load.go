@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -85,6 +86,7 @@ func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
 	d.decodeBackends(cfg, content.Blocks)
 	schemas := d.decodeBackendConfigs(cfg, opts)
 	d.decodeRoutes(cfg, content.Blocks, schemas)
+	d.checkRetention(cfg)
 
 	if len(cfg.Sources) == 0 && !d.diags.HasErrors() {
 		d.warnf(hcl.Range{Filename: paths[0], Start: hcl.InitialPos, End: hcl.InitialPos}, "No sources",
@@ -247,7 +249,7 @@ func (d *decoder) checkListen(rng hcl.Range, name, addr string) (loopback, ok bo
 }
 
 func (d *decoder) decodeStore(cfg *Config, blocks hcl.Blocks) {
-	cfg.Store = Store{Kind: StoreSQLite, Path: resolve(cfg.Dir, DefaultSQLitePath)}
+	cfg.Store = Store{Kind: StoreSQLite, Path: resolve(cfg.Dir, DefaultSQLitePath), Retention: DefaultRetention}
 	b := d.singleBlock(blocks, "store")
 	if b == nil {
 		return
@@ -255,24 +257,61 @@ func (d *decoder) decodeStore(cfg *Config, blocks hcl.Blocks) {
 	kind := b.Labels[0]
 	switch kind {
 	case StoreSQLite:
-		content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "path"}}})
+		content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "path"}, {Name: "retention"}}})
 		d.add(diags...)
 		path := DefaultSQLitePath
 		d.str(content.Attributes, "path", &path)
 		cfg.Store.Path = resolve(cfg.Dir, path)
+		d.retention(cfg, content.Attributes)
 	case StorePostgres:
 		content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-			{Name: "dsn", Required: true}, {Name: "max_open_conns"},
+			{Name: "dsn", Required: true}, {Name: "max_open_conns"}, {Name: "retention"},
 		}})
 		d.add(diags...)
-		cfg.Store = Store{Kind: StorePostgres}
+		cfg.Store = Store{Kind: StorePostgres, Retention: DefaultRetention}
 		if d.str(content.Attributes, "dsn", &cfg.Store.DSN) != nil {
 			d.secrets.add(cfg.Store.DSN)
 		}
 		d.intAttr(content.Attributes, "max_open_conns", 0, 10000, &cfg.Store.MaxOpenConns)
+		d.retention(cfg, content.Attributes)
 	default:
 		d.errorf(b.LabelRanges[0], "Unknown store kind",
 			"The store kind must be \"sqlite\" or \"postgres\"; got %q.%s", kind, didYouMean(kind, []string{StoreSQLite, StorePostgres}))
+	}
+}
+
+// retention decodes the store's retention ("0" keeps everything).
+func (d *decoder) retention(cfg *Config, attrs hcl.Attributes) {
+	attr := d.duration(attrs, "retention", &cfg.Store.Retention)
+	if attr == nil {
+		return
+	}
+	cfg.Store.RetentionRange = attr.Expr.Range()
+	if r := cfg.Store.Retention; r > 0 && r < time.Hour {
+		d.errorf(attr.Expr.Range(), "Retention too short",
+			"retention must be at least 1h (or \"0\" to keep everything); got %s.", r)
+	}
+}
+
+// checkRetention: a resolved ticket must be remembered for its route's
+// whole reopen window, or a fire inside the window would file a new ticket
+// instead of reopening.
+func (d *decoder) checkRetention(cfg *Config) {
+	keep := cfg.Store.Retention
+	if keep <= 0 {
+		return
+	}
+	for _, rt := range cfg.Routes {
+		if w := rt.Lifecycle.ReopenWithin; w > keep {
+			rng := cfg.Store.RetentionRange
+			if rng.Filename == "" {
+				rng = rt.DeclRange
+			}
+			d.errorf(rng, "Retention shorter than a reopen window",
+				"The store keeps resolved tickets for %s (retention, default %s), but route %q reopens them within %s. "+
+					"Raise the store's retention to at least %s, or shorten the route's reopen_within.",
+				keep, DefaultRetention, rt.Name, w, w)
+		}
 	}
 }
 

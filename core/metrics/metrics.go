@@ -30,6 +30,7 @@ type Metrics struct {
 	storeCommit      prometheus.Histogram
 	routeErrors      prometheus.Counter
 	reloads          *prometheus.CounterVec
+	purged           *prometheus.CounterVec
 }
 
 // New registers every collector on a fresh registry (plus the Go and
@@ -72,9 +73,13 @@ func New() *Metrics {
 			Name: "itsmbridge_config_reloads_total",
 			Help: "Configuration reloads by result (success, failure).",
 		}, []string{"result"}),
+		purged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "itsmbridge_store_purged_total",
+			Help: "Records deleted by the retention policy, by kind (alert, delivery, ticket).",
+		}, []string{"kind"}),
 	}
 	r.MustRegister(m.alertsReceived, m.authFailures, m.deliveries, m.deliveryDuration,
-		m.pluginRestarts, m.storeCommit, m.routeErrors, m.reloads,
+		m.pluginRestarts, m.storeCommit, m.routeErrors, m.reloads, m.purged,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -128,6 +133,15 @@ func (m *Metrics) PluginRestart(backend string) {
 func (m *Metrics) StoreCommit(d time.Duration) {
 	if m != nil {
 		m.storeCommit.Observe(d.Seconds())
+	}
+}
+
+// Purged counts records deleted by the retention policy.
+func (m *Metrics) Purged(alerts, deliveries, tickets int64) {
+	if m != nil {
+		m.purged.WithLabelValues("alert").Add(float64(alerts))
+		m.purged.WithLabelValues("delivery").Add(float64(deliveries))
+		m.purged.WithLabelValues("ticket").Add(float64(tickets))
 	}
 }
 

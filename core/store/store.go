@@ -172,3 +172,22 @@ type Admin interface {
 	// letters, quarantine and unrouted alerts.
 	Stats(ctx context.Context) (Stats, error)
 }
+
+// Purger deletes history older than the retention period (DESIGN §8: an
+// acknowledged alert is never dropped while it has work left). Stores
+// implement it; the retention loop (core/retention) calls it.
+type Purger interface {
+	// Purge deletes up to limit alerts received before cutoff that have no
+	// unfinished delivery and no dead letter (all done, or unrouted), with
+	// their deliveries, and up to limit tickets resolved before cutoff,
+	// with their CI bindings. Pending and leased deliveries, dead letters,
+	// open tickets and quarantined payloads are never deleted, whatever
+	// their age. It returns what it deleted; a caller wanting everything
+	// calls again while a count reaches limit.
+	Purge(ctx context.Context, cutoff time.Time, limit int) (PurgeResult, error)
+}
+
+// PurgeResult counts what one Purge deleted.
+type PurgeResult struct {
+	Alerts, Deliveries, Tickets int64
+}

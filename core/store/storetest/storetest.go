@@ -79,6 +79,7 @@ func Run(t *testing.T, f Factory) {
 		{"Stats", testStats},
 		{"Watch", testWatch},
 		{"Ping", testPing},
+		{"PurgeKeepsUnfinishedWork", testPurge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, f)) })

@@ -1,0 +1,4 @@
+store "postgres" {
+  dsn       = "postgres://localhost/itsmbridge"
+  retention = "10m"
+}
