@@ -243,19 +243,18 @@ func getJSON(t testing.TB, url string, v any) int {
 	return resp.StatusCode
 }
 
-func TestEndToEndFireThenResolve(t *testing.T) {
-	e := newTestEnv(t)
-	b := e.start()
-	ingress := "http://" + b.Addr("ingress") + "/hook"
-	admin := "http://" + b.Addr("admin")
+// fireThenResolve posts one alert fired then resolved and waits until the
+// ITSM file shows its ticket created then resolved.
+func (e *testEnv) fireThenResolve(ingress string) {
+	e.t.Helper()
 	tok := e.token()
 	for _, fired := range []bool{true, false} {
-		if code, err := post(t, ingress, tok, metricAlert(t, 1, fired)); err != nil || code != http.StatusAccepted {
-			t.Fatalf("post fired=%v: %d %v", fired, code, err)
+		if code, err := post(e.t, ingress, tok, metricAlert(e.t, 1, fired)); err != nil || code != http.StatusAccepted {
+			e.t.Fatalf("post fired=%v: %d %v", fired, code, err)
 		}
 	}
-	waitFor(t, "create then resolve in the ITSM", 15*time.Second, func() bool {
-		_, ops := fileEvents(t, e.ticketsFile)
+	waitFor(e.t, "create then resolve in the ITSM", 15*time.Second, func() bool {
+		_, ops := fileEvents(e.t, e.ticketsFile)
 		for _, o := range ops {
 			if strings.Join(o, ",") == "create,resolve" {
 				return true
@@ -263,6 +262,14 @@ func TestEndToEndFireThenResolve(t *testing.T) {
 		}
 		return false
 	})
+}
+
+func TestEndToEndFireThenResolve(t *testing.T) {
+	e := newTestEnv(t)
+	b := e.start()
+	ingress := "http://" + b.Addr("ingress") + "/hook"
+	admin := "http://" + b.Addr("admin")
+	e.fireThenResolve(ingress)
 	creates, _ := fileEvents(t, e.ticketsFile)
 	if len(creates) != 1 {
 		t.Fatalf("creates = %v", creates)
@@ -530,21 +537,7 @@ func TestRetentionPurgesFinishedHistory(t *testing.T) {
 	b := e.start()
 	ingress := "http://" + b.Addr("ingress") + "/hook"
 	admin := "http://" + b.Addr("admin")
-	tok := e.token()
-	for _, fired := range []bool{true, false} {
-		if code, err := post(t, ingress, tok, metricAlert(t, 1, fired)); err != nil || code != http.StatusAccepted {
-			t.Fatalf("post fired=%v: %d %v", fired, code, err)
-		}
-	}
-	waitFor(t, "create then resolve in the ITSM", 15*time.Second, func() bool {
-		_, ops := fileEvents(t, e.ticketsFile)
-		for _, o := range ops {
-			if strings.Join(o, ",") == "create,resolve" {
-				return true
-			}
-		}
-		return false
-	})
+	e.fireThenResolve(ingress)
 	var page struct {
 		Items []json.RawMessage `json:"items"`
 	}
