@@ -71,7 +71,7 @@ type Store struct {
 	committed chan committedBatch // writer → syncer, unbuffered (see syncer)
 	syncEnd   chan struct{}
 	wal       *os.File             // the WAL, opened by the syncer at its first fsync
-	fsync     func(*os.File) error // (*os.File).Sync; tests inject failures
+	fsync     func(*os.File) error // syncFile; tests inject failures
 	syncErr   atomic.Pointer[error]
 
 	ckptKick  chan struct{} // a commit happened (buffered 1)
@@ -155,7 +155,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		writerEnd: make(chan struct{}),
 		committed: make(chan committedBatch),
 		syncEnd:   make(chan struct{}),
-		fsync:     (*os.File).Sync,
+		fsync:     syncFile,
 		ckptKick:  make(chan struct{}, 1),
 		ckptEnd:   make(chan struct{}),
 		stmts:     map[string]*sql.Stmt{},
