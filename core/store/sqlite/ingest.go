@@ -114,7 +114,7 @@ func (s *Store) prepareIngest(rec store.IngestRecord) (*ingest, error) {
 	if err := rec.Validate(); err != nil {
 		return nil, err
 	}
-	head, context, tail, err := encodeAlert(&rec.Alert)
+	head, alertCtx, tail, err := encodeAlert(&rec.Alert)
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode alert: %v", store.ErrInvalid, err)
 	}
@@ -122,7 +122,7 @@ func (s *Store) prepareIngest(rec store.IngestRecord) (*ingest, error) {
 	if at.IsZero() {
 		at = s.now()
 	}
-	in := &ingest{rec: rec, payload: encodePayload(head, context, tail, rec.Raw), at: us(at), now: us(s.now())}
+	in := &ingest{rec: rec, payload: encodePayload(head, alertCtx, tail, rec.Raw), at: us(at), now: us(s.now())}
 	seen := map[store.BackendID]bool{}
 	for _, d := range rec.Deliveries {
 		if !seen[d.Backend] {

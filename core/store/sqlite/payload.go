@@ -35,16 +35,16 @@ type payloadBuf struct{ plain, enc []byte }
 var payloadBufs = sync.Pool{New: func() any { return new(payloadBuf) }}
 
 // encodePayload compresses the normalized alert, given as the pieces
-// head || context || tail (see encodeAlert), and the raw body.
-func encodePayload(head, context, tail, raw []byte) []byte {
+// head || alertCtx || tail (see encodeAlert), and the raw body.
+func encodePayload(head, alertCtx, tail, raw []byte) []byte {
 	b := payloadBufs.Get().(*payloadBuf)
 	defer payloadBufs.Put(b)
-	normLen := len(head) + len(context) + len(tail)
+	normLen := len(head) + len(alertCtx) + len(tail)
 	if n := binary.MaxVarintLen64 + normLen + len(raw); cap(b.plain) < n {
 		b.plain = make([]byte, 0, n)
 	}
 	plain := binary.AppendUvarint(b.plain[:0], uint64(normLen))
-	plain = append(append(append(append(plain, head...), context...), tail...), raw...)
+	plain = append(append(append(append(plain, head...), alertCtx...), tail...), raw...)
 	if n := s2.MaxEncodedLen(len(plain)); cap(b.enc) < n {
 		b.enc = make([]byte, n)
 	}
@@ -89,7 +89,7 @@ var contextNull = []byte(`"context":null`)
 // encoding/json allows) and spliced in by the caller. Splitting at the last
 // `"context":null` is safe: the only field after it is dedup_key, a string,
 // in which a quote is always escaped.
-func encodeAlert(a *alert.Alert) (head, context, tail []byte, err error) {
+func encodeAlert(a *alert.Alert) (head, alertCtx, tail []byte, err error) {
 	ctx := a.Context
 	if len(ctx) == 0 {
 		out, err := json.Marshal(a)

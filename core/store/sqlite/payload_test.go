@@ -33,11 +33,11 @@ func TestEncodeAlertMatchesJSON(t *testing.T) {
 			if ctx != "" {
 				a.Context = json.RawMessage(ctx)
 			}
-			head, context, tail, err := encodeAlert(&a)
+			head, alertCtx, tail, err := encodeAlert(&a)
 			if err != nil {
 				t.Fatalf("encodeAlert: %v", err)
 			}
-			got := slices.Concat(head, context, tail)
+			got := slices.Concat(head, alertCtx, tail)
 			want, err := json.Marshal(&a)
 			if err != nil {
 				t.Fatal(err)

@@ -16,9 +16,9 @@ d.lease_owner, d.lease_expires_at, d.last_error, d.dead_reason, d.outcome`
 
 type scanner interface{ Scan(dest ...any) error }
 
-// scanDelivery reads deliveryCols (plus a.normalized and a.payload when
-// withAlert, giving the alert JSON) and
-// reports a pending delivery under a live lease (at now) as leased.
+// scanDelivery reads deliveryCols (plus a.normalized and a.payload, the
+// alert JSON, when withAlert) and reports a pending delivery under a live
+// lease (at now) as leased.
 func scanDelivery(r scanner, withAlert bool, now time.Time) (store.Delivery, error) {
 	var (
 		d                      store.Delivery
