@@ -24,6 +24,14 @@ type Store interface {
 	store.Tickets
 }
 
+// ticketClaimer is a Store that can return, with the deliveries it claims,
+// the current tickets of their ticket keys (as GetTicket would), read in
+// the same round trip (core/store/postgres). The loop then spares each job
+// its own GetTicket.
+type ticketClaimer interface {
+	ClaimWithTickets(ctx context.Context, owner string, backend store.BackendID, limit int, leaseFor time.Duration) ([]store.Delivery, map[string]store.Ticket, error)
+}
+
 // Plugin is a supervised backend plugin (core/pluginhost.Supervisor).
 type Plugin interface {
 	// Call runs fn against the live plugin; while it is down the error is
@@ -230,13 +238,13 @@ func (l *loop) run() {
 			// under backlog, gather half the slots (briefly) before claiming.
 			held += l.gatherSlots(cap(l.slots)/2-held, 5*time.Millisecond)
 		}
-		ds, err := l.cfg.Store.Claim(l.claimCtx, l.cfg.Owner, l.backend.ID, held, l.cfg.LeaseFor)
+		ds, tickets, err := l.claim(held)
 		if err != nil && l.claimCtx.Err() == nil {
 			l.logger.Error("claiming deliveries failed", "error", err)
 		}
 		for _, d := range ds {
 			l.inflight.Add(1)
-			go l.work(d) // releases its slot when done
+			go l.work(d, tickets) // releases its slot when done
 		}
 		for range held - len(ds) {
 			<-l.slots
@@ -253,6 +261,20 @@ func (l *loop) run() {
 		case <-timer.C:
 		}
 	}
+}
+
+// claim claims up to n deliveries, with their keys' tickets when the store
+// can read them in the same round trip (tickets is nil otherwise).
+func (l *loop) claim(n int) ([]store.Delivery, map[string]store.Ticket, error) {
+	if tc, ok := l.cfg.Store.(ticketClaimer); ok {
+		ds, tickets, err := tc.ClaimWithTickets(l.claimCtx, l.cfg.Owner, l.backend.ID, n, l.cfg.LeaseFor)
+		if tickets == nil {
+			tickets = map[string]store.Ticket{}
+		}
+		return ds, tickets, err
+	}
+	ds, err := l.cfg.Store.Claim(l.claimCtx, l.cfg.Owner, l.backend.ID, n, l.cfg.LeaseFor)
+	return ds, nil, err
 }
 
 // gatherSlots waits up to d for up to n more slots and returns how many it took.
@@ -289,7 +311,9 @@ func (l *loop) trySlots() int {
 	}
 }
 
-func (l *loop) work(d store.Delivery) {
+// work runs one attempt at d. tickets, when not nil, holds the current
+// tickets of the claimed keys (a key without one is absent).
+func (l *loop) work(d store.Delivery, tickets map[string]store.Ticket) {
 	defer l.inflight.Done()
 	defer func() { <-l.slots }()
 	log := l.logger.With("delivery_id", d.ID, "ticket_key", d.TicketKey, "route", d.Route, "event", string(d.Event))
@@ -301,6 +325,10 @@ func (l *loop) work(d store.Delivery) {
 	defer func() { cancel(); <-renewDone }()
 
 	j, err := newJob(l, d, log)
+	if err == nil && tickets != nil {
+		t, ok := tickets[d.TicketKey]
+		j.claimed = &claimedTicket{ticket: t, found: ok}
+	}
 	if err != nil {
 		l.finish(d, log, "decode", time.Now(), sdk.Permanent(err))
 		return

@@ -156,13 +156,49 @@ var backendID = store.BackendID{Type: "fake", Name: "test"}
 type harness struct {
 	t     testing.TB
 	store *sqlite.Store
-	fake  *fakeITSM
-	plug  *grpcPlugin
-	disp  *Dispatcher
-	n     atomic.Int64
+	// claimer is set when the dispatcher claims through ClaimWithTickets.
+	claimer *ticketClaimingStore
+	fake    *fakeITSM
+	plug    *grpcPlugin
+	disp    *Dispatcher
+	n       atomic.Int64
 }
 
-func newHarness(t testing.TB, f *fakeITSM) *harness {
+// ticketClaimingStore gives the SQLite store ClaimWithTickets (what the
+// PostgreSQL store has) and counts the GetTicket calls that reach it.
+type ticketClaimingStore struct {
+	*sqlite.Store
+	gets atomic.Int64
+}
+
+func (s *ticketClaimingStore) ClaimWithTickets(ctx context.Context, owner string, backend store.BackendID, limit int, leaseFor time.Duration) ([]store.Delivery, map[string]store.Ticket, error) {
+	ds, err := s.Store.Claim(ctx, owner, backend, limit, leaseFor)
+	if err != nil {
+		return nil, nil, err
+	}
+	tickets := map[string]store.Ticket{}
+	for _, d := range ds {
+		t, err := s.Store.GetTicket(ctx, backend, d.TicketKey)
+		switch {
+		case err == nil:
+			tickets[d.TicketKey] = t
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, nil, err
+		}
+	}
+	return ds, tickets, nil
+}
+
+func (s *ticketClaimingStore) GetTicket(ctx context.Context, backend store.BackendID, key string) (store.Ticket, error) {
+	s.gets.Add(1)
+	return s.Store.GetTicket(ctx, backend, key)
+}
+
+func newHarness(t testing.TB, f *fakeITSM) *harness { return newHarnessWith(t, f, false) }
+
+// newHarnessWith is newHarness; with claimTickets the dispatcher's store
+// has ClaimWithTickets.
+func newHarnessWith(t testing.TB, f *fakeITSM, claimTickets bool) *harness {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"), sqlite.Options{})
 	if err != nil {
@@ -170,8 +206,13 @@ func newHarness(t testing.TB, f *fakeITSM) *harness {
 	}
 	t.Cleanup(func() { st.Close() })
 	h := &harness{t: t, store: st, fake: f, plug: serveFake(t, f)}
+	var ds Store = st
+	if claimTickets {
+		h.claimer = &ticketClaimingStore{Store: st}
+		ds = h.claimer
+	}
 	h.disp = New(Config{
-		Store: st, Logger: hclog.NewNullLogger(), PollInterval: 20 * time.Millisecond,
+		Store: ds, Logger: hclog.NewNullLogger(), PollInterval: 20 * time.Millisecond,
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, LeaseFor: 5 * time.Second,
 	})
 	t.Cleanup(func() {
@@ -332,26 +373,38 @@ func TestRepeatAndReopenLifecycle(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeITSM()
-			h := newHarness(t, f)
-			h.start(Backend{})
-			var ids []int64
-			for _, s := range tt.steps {
-				ids = append(ids, h.ingest("k", s.status, s.fired, s.resolved, tt.opts))
+		// Tickets read by each job (GetTicket), or with the claim.
+		for _, claimTickets := range []bool{false, true} {
+			name := tt.name
+			if claimTickets {
+				name += " (tickets read with the claim)"
 			}
-			h.wait(ids...)
-			if got := f.Calls(); strings.Join(got, ",") != strings.Join(tt.want, ",") {
-				t.Fatalf("calls = %v, want %v", got, tt.want)
-			}
-			hist, err := h.store.TicketHistory(context.Background(), backendID, "k")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(hist) != tt.gens {
-				t.Fatalf("generations = %d, want %d", len(hist), tt.gens)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				f := newFakeITSM()
+				h := newHarnessWith(t, f, claimTickets)
+				h.start(Backend{})
+				var ids []int64
+				for _, s := range tt.steps {
+					ids = append(ids, h.ingest("k", s.status, s.fired, s.resolved, tt.opts))
+				}
+				h.wait(ids...)
+				if got := f.Calls(); strings.Join(got, ",") != strings.Join(tt.want, ",") {
+					t.Fatalf("calls = %v, want %v", got, tt.want)
+				}
+				hist, err := h.store.TicketHistory(context.Background(), backendID, "k")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(hist) != tt.gens {
+					t.Fatalf("generations = %d, want %d", len(hist), tt.gens)
+				}
+				if h.claimer != nil {
+					if n := h.claimer.gets.Load(); n != 0 {
+						t.Errorf("jobs called GetTicket %d times; want 0: the claim brought the tickets", n)
+					}
+				}
+			})
+		}
 	}
 }
 

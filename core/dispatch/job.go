@@ -32,6 +32,14 @@ type job struct {
 	ticket sdk.Ticket
 	opts   Options
 	log    hclog.Logger
+	// claimed is the key's ticket as read with the claim, if it was.
+	claimed *claimedTicket
+}
+
+// claimedTicket is a key's current ticket read with the claim.
+type claimedTicket struct {
+	ticket store.Ticket
+	found  bool
 }
 
 func newJob(l *loop, d store.Delivery, log hclog.Logger) (*job, error) {
@@ -52,9 +60,7 @@ func newJob(l *loop, d store.Delivery, log hclog.Logger) (*job, error) {
 // run decides and performs the operation. It returns the operation name
 // (for metrics and logs) and nil when it completed the delivery.
 func (j *job) run(ctx context.Context) (string, error) {
-	st := j.l.cfg.Store
-	id := j.l.backend.ID
-	cur, err := st.GetTicket(ctx, id, j.d.TicketKey)
+	cur, err := j.currentTicket(ctx)
 	hasTicket := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "lookup", sdk.Retryable(fmt.Errorf("reading ticket state: %w", err), 0)
@@ -90,6 +96,18 @@ func (j *job) run(ctx context.Context) (string, error) {
 	default:
 		return "create", j.create(ctx, cur.Generation+1, &cur)
 	}
+}
+
+// currentTicket is the key's current ticket: as read with the claim (the
+// lease keeps it current), or from the store.
+func (j *job) currentTicket(ctx context.Context) (store.Ticket, error) {
+	if c := j.claimed; c != nil {
+		if !c.found {
+			return store.Ticket{}, fmt.Errorf("ticket %s %q: %w", j.l.backend.ID, j.d.TicketKey, store.ErrNotFound)
+		}
+		return c.ticket, nil
+	}
+	return j.l.cfg.Store.GetTicket(ctx, j.l.backend.ID, j.d.TicketKey)
 }
 
 // correlationKey is what the plugin stores in the vendor's correlation

@@ -26,9 +26,11 @@
 // (alerts, deliveries, tickets) agrees, and that nothing was dead-lettered.
 //
 // BenchmarkReplicasEndToEnd measures deliveries per second through two
-// replicas on PostgreSQL (figures in docs/bench/replicas.md).
+// replicas on PostgreSQL, to the no-op plugin (noopplugin, built by
+// TestMain like the others) and to ServiceNow (figures in
+// docs/bench/replicas.md).
 //
-// The package has no code outside its tests. The tests need Linux's /proc
+// The package has no code outside its tests and the no-op plugin. The tests need Linux's /proc
 // (to find the plugin process) and take about half a minute in total (the
 // replica test waits out the 15 s dispatcher lease of the killed replica).
 package chaos

@@ -71,6 +71,7 @@ func runTests(m *testing.M) int {
 	builds := [][2]string{
 		{hostBin, "../../core/cmd/itsmbridge"},
 		{filepath.Join(pluginDir, pluginBinary), "../../plugins/servicenow"},
+		{filepath.Join(pluginDir, pluginhost.BinaryPrefix+"noop"), "./noopplugin"},
 	}
 	errs := make([]error, len(builds))
 	var wg sync.WaitGroup
@@ -123,6 +124,9 @@ type envOptions struct {
 	// snowUsers are emulator accounts (role itil, password sandbox) beyond
 	// sandbox; newEnv only, replicas share the emulator.
 	snowUsers []string
+	// noop routes every alert to the no-op plugin (examples/chaos/noopplugin)
+	// instead of ServiceNow (benchmarks).
+	noop bool
 }
 
 // hostProc is a running `itsmbridge serve`.
@@ -220,6 +224,26 @@ func (e *env) configure(o envOptions) {
 	if o.snowUser == "" {
 		o.snowUser = "sandbox"
 	}
+	backend := fmt.Sprintf(`backend "servicenow" "chaos" {
+  max_concurrency = %d
+  max_age         = %q
+  timeout         = "10s"
+  config {
+    instance_url = %q
+    username     = %q
+    password     = "sandbox"
+  }
+}`, o.maxConcurrency, o.maxAge, e.snowURL, o.snowUser)
+	backendRef := "backend.servicenow.chaos"
+	if o.noop {
+		backend = fmt.Sprintf(`backend "noop" "chaos" {
+  max_concurrency = %d
+  max_age         = %q
+  timeout         = "10s"
+  config {}
+}`, o.maxConcurrency, o.maxAge)
+		backendRef = "backend.noop.chaos"
+	}
 	cfg := fmt.Sprintf(`
 plugin_dir = %q
 server {
@@ -236,25 +260,15 @@ source "azure_monitor" "azure" {
     authority = %q
   }
 }
-backend "servicenow" "chaos" {
-  max_concurrency = %d
-  max_age         = %q
-  timeout         = "10s"
-  config {
-    instance_url = %q
-    username     = %q
-    password     = "sandbox"
-  }
-}
+%s
 route "all" {
   match = true
-  to    = [backend.servicenow.chaos]
+  to    = [%s]
   lifecycle {
     resolve = true
   }
 }
-`, pluginDir, ingress, admin, o.store, hookPath, tenant, audience,
-		e.entra.Authority(), o.maxConcurrency, o.maxAge, e.snowURL, o.snowUser)
+`, pluginDir, ingress, admin, o.store, hookPath, tenant, audience, e.entra.Authority(), backend, backendRef)
 	if err := os.WriteFile(e.cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

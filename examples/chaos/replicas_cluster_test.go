@@ -20,6 +20,7 @@ import (
 // each incident's sys_created_by) tells which replica made a call.
 type cluster struct {
 	t    testing.TB
+	dsn  string // the shared database
 	reps []*env
 }
 
@@ -36,7 +37,7 @@ func newCluster(t testing.TB, n int, o envOptions) *cluster {
 	for i := range n {
 		o.snowUsers = append(o.snowUsers, replicaUser(i))
 	}
-	c := &cluster{t: t}
+	c := &cluster{t: t, dsn: dsn}
 	for i := range n {
 		o.name, o.snowUser = fmt.Sprintf("replica %d", i), replicaUser(i)
 		if i == 0 {

@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"golang.org/x/time/rate"
+
+	"github.com/itsmbridge/itsmbridge/core/store/pgtest"
 )
 
 // TestReplicasPostgres: three replicas of the bridge on one PostgreSQL
@@ -254,12 +257,28 @@ func TestReplicasPostgres(t *testing.T) {
 // replicas on one PostgreSQL database (durable: pgtest runs fsync=on under
 // -test.bench): b.N signed fires posted round-robin across the replicas by
 // 64 concurrent senders, each acknowledged, stored, claimed by either
-// replica and created as an incident by the ServiceNow plugin in the
-// emulator (no added latency). The clock stops when the store counts b.N
-// deliveries done. Run with a fixed count, e.g. -benchtime=4000x: every
-// round starts its own replicas.
+// replica and created as a ticket by the backend's plugin. The clock stops
+// when the store counts b.N deliveries done; then exactly b.N tickets must
+// exist. Run with a fixed count, e.g. -benchtime=4000x: every round starts
+// its own replicas.
+//
+//   - noop: the no-op plugin (examples/chaos/noopplugin), the issue's
+//     measure: the bridge and its store alone. Tickets are counted in the
+//     store.
+//   - servicenow: the real ServiceNow plugin against the emulator (which
+//     adds no latency): lookup + POST per incident. Incidents are counted
+//     in the emulator.
+//
+// Besides deliveries/s it reports the CPU seconds per 1000 deliveries of
+// PostgreSQL (all backends), the two replicas (with their plugins) and the
+// benchmark process (senders, Entra stand-in, emulator).
 func BenchmarkReplicasEndToEnd(b *testing.B) {
-	c := newCluster(b, 2, envOptions{maxConcurrency: 32})
+	b.Run("noop", func(b *testing.B) { benchReplicas(b, true) })
+	b.Run("servicenow", func(b *testing.B) { benchReplicas(b, false) })
+}
+
+func benchReplicas(b *testing.B, noop bool) {
+	c := newCluster(b, 2, envOptions{maxConcurrency: 32, noop: noop})
 	tr := &http.Transport{MaxIdleConnsPerHost: 128}
 	b.Cleanup(tr.CloseIdleConnections)
 	for _, r := range c.reps {
@@ -279,8 +298,14 @@ func BenchmarkReplicasEndToEnd(b *testing.B) {
 		}
 		return st.Done
 	}
-
+	cpu := func() (pg, hosts, self time.Duration) {
+		for _, r := range c.reps {
+			hosts += pgtest.TreeCPU(r.host.pid())
+		}
+		return pgtest.ServerCPU(), hosts, pgtest.OwnCPU()
+	}
 	b.ResetTimer()
+	pg0, hosts0, self0 := cpu()
 	start := time.Now()
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -314,9 +339,23 @@ func BenchmarkReplicasEndToEnd(b *testing.B) {
 		return done() >= int64(b.N)
 	})
 	elapsed := time.Since(start)
+	pg1, hosts1, self1 := cpu()
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "deliveries/s")
+	per1k := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(b.N) }
+	b.ReportMetric(per1k(pg1-pg0), "pg-cpu-s/1k")
+	b.ReportMetric(per1k(hosts1-hosts0), "replicas-cpu-s/1k")
+	b.ReportMetric(per1k(self1-self0), "bench-cpu-s/1k")
 
+	if noop {
+		tickets, keys := storeTickets(b, c.dsn)
+		if tickets != b.N || keys != b.N {
+			b.Errorf("%d tickets for %d ticket keys in the store, want %d of each", tickets, keys, b.N)
+		}
+		b.Logf("%d deliveries in %s; all acknowledged after %s, %d done by then",
+			b.N, elapsed.Round(time.Millisecond), ingested.Round(time.Millisecond), doneAtIngest)
+		return
+	}
 	if got := admin.incidents(); got != b.N {
 		b.Errorf("%d incidents for %d alerts", got, b.N)
 	}
@@ -332,4 +371,19 @@ func BenchmarkReplicasEndToEnd(b *testing.B) {
 	}
 	b.Logf("%d deliveries in %s; all acknowledged after %s, %d done by then; incidents created per replica: %v",
 		b.N, elapsed.Round(time.Millisecond), ingested.Round(time.Millisecond), doneAtIngest, perReplica)
+}
+
+// storeTickets counts the tickets in the cluster's database, and the
+// distinct ticket keys they belong to.
+func storeTickets(t testing.TB, dsn string) (tickets, keys int) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("connect to the store: %v", err)
+	}
+	defer conn.Close(context.Background())
+	if err := conn.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT (backend_type, backend_name, ticket_key)) FROM tickets`).Scan(&tickets, &keys); err != nil {
+		t.Fatalf("count tickets: %v", err)
+	}
+	return tickets, keys
 }

@@ -18,5 +18,7 @@
 //
 // The server runs with fsync=off for speed, except when benchmarks were
 // requested (-test.bench) or $ITSMBRIDGE_PG_FSYNC=on: figures must come from
-// a durable server.
+// a durable server. $ITSMBRIDGE_PG_OPTS adds server options (e.g.
+// "-c shared_preload_libraries=pg_stat_statements" to profile a benchmark).
+// ServerCPU and TreeCPU account CPU time per process for benchmarks.
 package pgtest

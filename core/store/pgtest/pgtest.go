@@ -271,6 +271,9 @@ func launch() (*server, error) {
 			"-c", "full_page_writes=" + fsync,
 			"-c", "shared_buffers=128MB",
 		}, " ")
+		if extra := os.Getenv("ITSMBRIDGE_PG_OPTS"); extra != "" {
+			opts += " " + extra // e.g. "-c shared_preload_libraries=pg_stat_statements" to profile
+		}
 		out, err := s.run("pg_ctl", "start", "-w", "-t", "60", "-D", data, "-l", filepath.Join(dir, "server.log"), "-o", opts)
 		if err == nil {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -406,4 +409,92 @@ func tail(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// ServerCPU returns the CPU time (user + system) the running server has
+// used so far: the postmaster and all its processes, live or exited. Take
+// the difference around a benchmark to get the database's share of the
+// work. It reads Linux's /proc; elsewhere, or without a server, it is 0.
+func ServerCPU() time.Duration {
+	pid := serverPID()
+	if pid == 0 {
+		return 0
+	}
+	return TreeCPU(pid)
+}
+
+// serverPID returns the pid of the running server's postmaster, or 0.
+func serverPID() int {
+	if srv == nil {
+		return 0
+	}
+	b, err := os.ReadFile(filepath.Join(srv.dir, "data", "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, _ := strconv.Atoi(strings.TrimSpace(line))
+	return pid
+}
+
+// clockTicks is USER_HZ, the unit of CPU times in /proc/<pid>/stat (100 on
+// every Linux platform Go supports).
+const clockTicks = 100
+
+// procTimes reads a process's parent, its own CPU time and the CPU time of
+// its children that have exited and been waited for.
+func procTimes(pid int) (ppid int, own, reaped time.Duration, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 15 { // f[0] is field 3 (state)
+		return 0, 0, 0, false
+	}
+	n := func(i int) time.Duration {
+		v, _ := strconv.ParseInt(f[i], 10, 64)
+		return time.Duration(v) * time.Second / clockTicks
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	return ppid, n(11) + n(12), n(13) + n(14), true
+}
+
+// TreeCPU returns the CPU time used so far by process pid and all its
+// descendants, live or exited (and waited for), from Linux's /proc (0
+// elsewhere). Benchmarks use it to account CPU per process.
+func TreeCPU(pid int) time.Duration {
+	children := map[int][]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if pp, _, _, ok := procTimes(p); ok {
+			children[pp] = append(children[pp], p)
+		}
+	}
+	var walk func(int) time.Duration
+	walk = func(p int) time.Duration {
+		_, own, reaped, ok := procTimes(p)
+		if !ok {
+			return 0
+		}
+		sum := own + reaped
+		for _, c := range children[p] {
+			sum += walk(c)
+		}
+		return sum
+	}
+	return walk(pid)
+}
+
+// OwnCPU returns the CPU time used so far by this process alone (0 where
+// /proc is missing).
+func OwnCPU() time.Duration {
+	_, own, _, _ := procTimes(os.Getpid())
+	return own
 }

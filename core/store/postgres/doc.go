@@ -15,14 +15,27 @@
 //     lock them in the same order and cannot deadlock; a deadlock or
 //     serialization failure is retried anyway, and a batch that still fails
 //     is retried record by record so one bad record cannot fail the rest.
-//   - Claims: candidates are the due heads of their ticket keys; the claimer
-//     then takes a transaction-scoped advisory lock per ticket key
-//     (pg_try_advisory_xact_lock, skipping keys another replica is claiming
-//     right now) and, in a new statement whose snapshot is taken after the
-//     lock, re-checks each candidate and leases it with FOR UPDATE SKIP
-//     LOCKED. Claims of one key are therefore serialised, and the later one
-//     sees the earlier one's lease: one key is worked by one replica at a
-//     time, even when ingests of the same key commit out of sequence order.
+//   - Claims: one round trip and one implicit transaction (a pgx batch).
+//     The first statement walks the backend's due queue in order and, for
+//     each candidate that is the due head of its ticket key, takes a
+//     transaction-scoped advisory lock on the key
+//     (pg_try_advisory_xact_lock: keys another replica is claiming right
+//     now are passed over, so replicas claiming at once take different
+//     keys) until it holds the limit; it leaves the ids in a
+//     transaction-local setting. The second statement, whose snapshot is
+//     taken after the locks, re-checks each of them and leases it with FOR
+//     UPDATE SKIP LOCKED. Claims of one key are therefore serialised, and
+//     the later one sees the earlier one's lease: one key is worked by one
+//     replica at a time, even when ingests of the same key commit out of
+//     sequence order. ClaimWithTickets also reads the claimed keys'
+//     tickets in the same round trip, sparing the dispatcher a GetTicket
+//     per delivery.
+//   - Queue updates (Renew, Complete with its ticket, Retry, DeadLetter)
+//     are group committed like ingests: one set-based statement per kind,
+//     one round trip, one commit per batch. A failed lease check fails
+//     that update alone (ErrLeaseLost or ErrNotFound); a batch the database
+//     rejects is retried update by update. (A Complete whose ticket
+//     carries CI bindings runs in a transaction of its own.)
 //   - Leases carry an owner and an expiry; an expired lease is taken over
 //     by the next claim, and every later update checks the owner.
 //   - Migrations run under a session advisory lock, so replicas starting

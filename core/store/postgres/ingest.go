@@ -144,39 +144,7 @@ func (s *Store) Ingest(ctx context.Context, rec store.IngestRecord) (store.Inges
 // batcher collects waiting ingests into batches and commits them.
 func (s *Store) batcher() {
 	defer s.bg.Done()
-	batch := make([]*ingestReq, 0, s.maxBatch)
-	for {
-		batch = batch[:0]
-		select {
-		case r := <-s.ingests:
-			batch = append(batch, r)
-		case <-s.closing:
-			return
-		}
-	drain:
-		for len(batch) < s.maxBatch {
-			select {
-			case r := <-s.ingests:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		if s.batchWait > 0 && len(batch) < s.maxBatch {
-			timer := time.NewTimer(s.batchWait)
-		linger:
-			for len(batch) < s.maxBatch {
-				select {
-				case r := <-s.ingests:
-					batch = append(batch, r)
-				case <-timer.C:
-					break linger
-				}
-			}
-			timer.Stop()
-		}
-		s.commitBatch(batch)
-	}
+	collect(s.ingests, s.closing, s.maxBatch, s.batchWait, s.commitBatch)
 }
 
 // commitBatch commits a batch, retrying it on deadlock or serialization

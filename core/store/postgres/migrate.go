@@ -106,6 +106,25 @@ CREATE TABLE quarantine (
 	raw         bytea       NOT NULL
 );
 `,
+	// 2: queue speed.
+	//  - The claim's per-key probes (claimable's NOT EXISTS) must use
+	//    deliveries_key whatever the statistics say. Without statistics (a
+	//    young table) the planner rated the smaller queue index and the state
+	//    index just as good and scanned a backend's whole queue per
+	//    candidate. The queue index now names next_attempt_at in its
+	//    predicate, which the claim's scan implies and the probes do not;
+	//    pending deliveries leave the state index (every pending row also
+	//    paid for its upkeep).
+	//  - Heap pages keep room, so leasing a delivery (no indexed column
+	//    changes) is a HOT update that adds no index entries.
+	`
+DROP INDEX deliveries_queue;
+CREATE INDEX deliveries_due ON deliveries (backend_type, backend_name, seq)
+	WHERE state = 'pending' AND next_attempt_at IS NOT NULL;
+DROP INDEX deliveries_state;
+CREATE INDEX deliveries_finished ON deliveries (state, backend_type, backend_name) WHERE state <> 'pending';
+ALTER TABLE deliveries SET (fillfactor = 80);
+`,
 }
 
 // migrate brings the schema up to date. A session advisory lock makes

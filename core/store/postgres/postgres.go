@@ -32,7 +32,8 @@ type Options struct {
 	// (whatever arrived during the previous commit), which measured best;
 	// 2 may help when the database has idle cores and slow fsyncs.
 	IngestWorkers int
-	// MaxBatch caps the ingests sharing one transaction. Default 256.
+	// MaxBatch caps the ingests sharing one transaction, and the queue
+	// updates (Renew, Complete, Retry, DeadLetter) sharing another. Default 256.
 	MaxBatch int
 	// BatchWait is how long a batch lingers for more ingests before it
 	// commits. Default 0: batches are what queued up during the previous
@@ -55,6 +56,7 @@ type Store struct {
 	clock func() time.Time
 
 	ingests   chan *ingestReq
+	updates   chan *update
 	maxBatch  int
 	batchWait time.Duration
 	onCommit  func(writes int, took time.Duration, err error)
@@ -109,6 +111,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		log:       opts.Logger,
 		clock:     opts.Now,
 		ingests:   make(chan *ingestReq),
+		updates:   make(chan *update),
 		maxBatch:  opts.MaxBatch,
 		batchWait: opts.BatchWait,
 		onCommit:  opts.OnCommit,
@@ -119,6 +122,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.bg.Add(1)
 		go s.batcher()
 	}
+	s.bg.Add(1)
+	go s.updater()
 	if !opts.DisableListen {
 		s.bg.Add(1)
 		go s.listen(bgctx, cfg.ConnConfig.Copy())
@@ -139,7 +144,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the batchers (queued ingests fail with ErrUnavailable) and
+// Close stops the batchers (queued ingests and queue updates fail with
+// ErrUnavailable) and
 // the listener, and closes the pool.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,12 +14,10 @@ import (
 
 // claimable is the condition for delivery d to be leased at $now: due, not
 // under a live lease, the oldest unfinished delivery of its ticket key, and
-// no other delivery of the key under a live lease.
-//
-// OFFSET 0 keeps each NOT EXISTS a per-row subplan (PostgreSQL does not
-// flatten an EXISTS with an OFFSET into an anti-join): an index probe of
-// deliveries_key for each candidate, whatever the table statistics say,
-// instead of a join that scans the backend's whole queue.
+// no other delivery of the key under a live lease. Both NOT EXISTS are index
+// probes of deliveries_key per candidate (OFFSET 0 keeps them subplans: a
+// probe per candidate, never a join over the backend's queue; migration 2
+// leaves them no other index to choose).
 const claimable = `d.state = 'pending' AND d.next_attempt_at <= $now
   AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= $now)
   AND NOT EXISTS (SELECT 1 FROM deliveries e
@@ -29,31 +27,47 @@ const claimable = `d.state = 'pending' AND d.next_attempt_at <= $now
       WHERE e.state = 'pending' AND e.backend_type = d.backend_type AND e.backend_name = d.backend_name
         AND e.ticket_key = d.ticket_key AND e.id <> d.id AND e.lease_expires_at > $now OFFSET 0)`
 
-// candidatesSQL finds claimable deliveries ($1 type, $2 name, $3 now,
-// $4 limit) and keeps those whose ticket key this transaction could lock
-// ($5 lock class); other keys are being claimed by someone else right now.
-var candidatesSQL = `
+// claimPickSQL picks up to $4 claimable deliveries of backend ($1 type,
+// $2 name) at $3 now whose ticket key this transaction could lock ($5 lock
+// class; keys another replica is claiming right now are passed over), and
+// leaves their ids in the transaction-local setting itsmbridge.claim for
+// claimLeaseSQL. The CASE makes sure a key is locked only once its delivery
+// is known claimable, and the LIMIT counts locked candidates, so two
+// replicas claiming at once take different keys.
+var claimPickSQL = `
 WITH c AS MATERIALIZED (
-	SELECT d.id, d.seq, hashtext(d.backend_type || '/' || d.backend_name || '/' || d.ticket_key) AS h
+	SELECT d.id
 	FROM deliveries d
-	WHERE d.backend_type = $1 AND d.backend_name = $2 AND ` + named(claimable, "$now", "$3") + `
+	WHERE d.backend_type = $1 AND d.backend_name = $2 AND d.state = 'pending' AND d.next_attempt_at <= $3 -- deliveries_due
+	  AND CASE WHEN ` + named(claimable, "$now", "$3") + `
+	      THEN pg_try_advisory_xact_lock($5, hashtext(d.backend_type || '/' || d.backend_name || '/' || d.ticket_key))
+	      ELSE false END
 	ORDER BY d.seq
 	LIMIT $4
 )
-SELECT id FROM c WHERE pg_try_advisory_xact_lock($5, h) ORDER BY seq`
+SELECT set_config('itsmbridge.claim', (SELECT coalesce(array_agg(id), '{}')::text FROM c), true)`
 
-// leaseSQL re-checks candidates ($1 ids) with a snapshot taken after the key
-// locks and leases them ($2 owner, $3 expiry, $4 now).
-var leaseSQL = `
+// claimLeaseSQL re-checks the picked deliveries with a snapshot taken after
+// their keys were locked, so it sees every earlier claim of those keys (by
+// any replica): one key is worked by one replica at a time, even when
+// ingests of a key commit out of sequence order. It leases them ($1 owner,
+// $2 expiry, $3 now) and returns them with their alert JSON in queue order.
+// SKIP LOCKED passes over deliveries being completed right now.
+var claimLeaseSQL = `
 WITH c AS (
-	SELECT d.id FROM deliveries d
-	WHERE d.id = ANY($1) AND ` + named(claimable, "$now", "$4") + `
-	FOR UPDATE OF d SKIP LOCKED
+	SELECT x.id FROM unnest(current_setting('itsmbridge.claim')::bigint[]) AS p (id)
+	CROSS JOIN LATERAL ( -- a primary key probe per picked id
+		SELECT d.id FROM deliveries d
+		WHERE d.id = p.id AND ` + named(claimable, "$now", "$3") + `
+		FOR UPDATE OF d SKIP LOCKED
+	) x
+), u AS (
+	UPDATE deliveries d SET lease_owner = $1, lease_expires_at = $2, updated_at = $3
+	FROM alerts a
+	WHERE d.id = ANY (ARRAY(SELECT id FROM c)) AND a.id = d.alert_id -- an index probe per id, never a scan
+	RETURNING d.*, a.normalized AS alert_json
 )
-UPDATE deliveries d SET lease_owner = $2, lease_expires_at = $3, updated_at = $4
-FROM c, alerts a
-WHERE d.id = c.id AND a.id = d.alert_id
-RETURNING ` + deliveryCols + `, a.normalized`
+SELECT ` + strings.ReplaceAll(deliveryCols, "d.", "u.") + `, u.alert_json FROM u ORDER BY u.seq`
 
 func checkClaim(owner string, backend store.BackendID, limit int, leaseFor time.Duration) error {
 	switch {
@@ -69,41 +83,108 @@ func checkClaim(owner string, backend store.BackendID, limit int, leaseFor time.
 	return nil
 }
 
+// claimTicketsSQL returns the current ticket (highest generation) of each
+// ticket key picked by claimPickSQL ($1 type, $2 name), and
+// claimBindingsSQL their CI bindings: read in the claim's round trip, after
+// the lease, under the key locks. LATERAL … LIMIT 1 (and OFFSET 0) keep
+// them index probes per picked key whatever the table statistics say.
+const (
+	claimKeys = `(SELECT DISTINCT d.ticket_key FROM deliveries d
+	WHERE d.id = ANY (current_setting('itsmbridge.claim')::bigint[])) k
+CROSS JOIN LATERAL (SELECT * FROM tickets t
+	WHERE t.backend_type = $1 AND t.backend_name = $2 AND t.ticket_key = k.ticket_key
+	ORDER BY t.generation DESC LIMIT 1) t`
+	claimTicketsSQL  = `SELECT ` + ticketCols + ` FROM ` + claimKeys
+	claimBindingsSQL = `
+SELECT c.ticket_id, c.item, c.ci_id, c.ci_name, c.ci_class, c.ci_created, c.bound_at
+FROM ` + claimKeys + `
+CROSS JOIN LATERAL (SELECT * FROM ticket_cis c WHERE c.ticket_id = t.id OFFSET 0) c
+ORDER BY c.ticket_id, c.item`
+)
+
+// genericPlansSQL makes the rest of the claim's transaction (the ticket
+// reads) run the cached generic plans of its statements, with sequential
+// scans ruled out: planning them each time cost more than running them,
+// and without seq scans their plan (primary and unique index probes) is
+// the right one whatever the data, even when first made on an empty table.
+// The pick and the lease keep custom plans: they have real choices to make.
+const genericPlansSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)`
+
 // Claim implements store.Queue.
 func (s *Store) Claim(ctx context.Context, owner string, backend store.BackendID, limit int, leaseFor time.Duration) ([]store.Delivery, error) {
+	ds, _, err := s.claim(ctx, owner, backend, limit, leaseFor, false)
+	return ds, err
+}
+
+// ClaimWithTickets is Claim that also returns the current ticket of each
+// claimed delivery's ticket key, exactly as GetTicket would return it, keyed
+// by ticket key (keys without a ticket are absent). The tickets are read in
+// the claim's round trip and transaction, so a dispatcher needs no GetTicket
+// per delivery: while the lease is held only its holder changes the key's
+// ticket.
+func (s *Store) ClaimWithTickets(ctx context.Context, owner string, backend store.BackendID, limit int, leaseFor time.Duration) ([]store.Delivery, map[string]store.Ticket, error) {
+	return s.claim(ctx, owner, backend, limit, leaseFor, true)
+}
+
+// claim runs its statements in one round trip and one implicit transaction
+// (a pgx batch), committed when the batch ends.
+func (s *Store) claim(ctx context.Context, owner string, backend store.BackendID, limit int, leaseFor time.Duration, withTickets bool) (out []store.Delivery, tickets map[string]store.Ticket, err error) {
 	if err := checkClaim(owner, backend, limit, leaseFor); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []store.Delivery
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		now := s.now()
-		rows, err := tx.Query(ctx, candidatesSQL, backend.Type, backend.Name, now, limit, lockClass)
-		if err != nil {
-			return fmt.Errorf("select claimable: %w", err)
+	if s.onCommit != nil {
+		start := time.Now()
+		defer func() { s.onCommit(1, time.Since(start), err) }()
+	}
+	now := s.now()
+	b := &pgx.Batch{}
+	b.Queue(claimPickSQL, backend.Type, backend.Name, now, limit, lockClass)
+	b.Queue(claimLeaseSQL, owner, now.Add(leaseFor), now)
+	if withTickets {
+		b.Queue(genericPlansSQL)
+		b.Queue(claimTicketsSQL, backend.Type, backend.Name)
+		b.Queue(claimBindingsSQL, backend.Type, backend.Name)
+	}
+	br := s.pool.SendBatch(ctx, b)
+	defer func() {
+		if cerr := br.Close(); err == nil && cerr != nil {
+			out, tickets, err = nil, nil, fmt.Errorf("claim %s: commit: %w", backend, classify(cerr))
 		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return fmt.Errorf("select claimable: %w", err)
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		rows, err = tx.Query(ctx, leaseSQL, ids, owner, now.Add(leaseFor), now)
-		if err != nil {
-			return fmt.Errorf("lease: %w", err)
-		}
+	}()
+	if _, err := br.Exec(); err != nil {
+		return nil, nil, fmt.Errorf("claim %s: pick: %w", backend, classify(err))
+	}
+	rows, err := br.Query()
+	if err == nil {
 		out, err = scanDeliveries(rows, true, now)
-		if err != nil {
-			return fmt.Errorf("lease: %w", err)
-		}
-		// Queue order (ids came in seq order).
-		slices.SortFunc(out, func(a, b store.Delivery) int { return slices.Index(ids, a.ID) - slices.Index(ids, b.ID) })
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("claim %s: %w", backend, err)
 	}
-	return out, nil
+	if err != nil {
+		return nil, nil, fmt.Errorf("claim %s: lease: %w", backend, classify(err))
+	}
+	if !withTickets {
+		return out, nil, nil
+	}
+	var ts []store.Ticket
+	if _, err = br.Exec(); err == nil {
+		rows, err = br.Query()
+	}
+	if err == nil {
+		ts, err = scanTickets(rows)
+	}
+	if err == nil {
+		rows, err = br.Query()
+		if err == nil {
+			err = scanBindings(rows, ts)
+		}
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("claim %s: read tickets: %w", backend, classify(err))
+	}
+	tickets = make(map[string]store.Ticket, len(ts))
+	for _, t := range ts {
+		tickets[t.Key] = t
+	}
+	return out, tickets, nil
 }
 
 // leaseHeld is the condition of every lease-checked update ($1 id, $2 owner).
@@ -130,35 +211,34 @@ func leaseUpdate(ctx context.Context, q pgx.Tx, id int64, query string, args ...
 	return b, nil
 }
 
-// leaseOp runs one lease-checked update in its own transaction.
-func (s *Store) leaseOp(ctx context.Context, id int64, query string, args ...any) (store.BackendID, error) {
-	var b store.BackendID
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		b, err = leaseUpdate(ctx, tx, id, query, args...)
-		return err
-	})
-	return b, err
-}
-
-// Renew implements store.Queue.
+// Renew implements store.Queue (group committed).
 func (s *Store) Renew(ctx context.Context, id int64, owner string, leaseFor time.Duration) error {
 	if leaseFor <= 0 {
 		return fmt.Errorf("%w: renew: lease duration must be positive", store.ErrInvalid)
 	}
-	now := s.now()
-	_, err := s.leaseOp(ctx, id, `UPDATE deliveries SET lease_expires_at = $3, updated_at = $4
-WHERE `+leaseHeld+` RETURNING backend_type, backend_name`, id, owner, now.Add(leaseFor), now)
-	return err
+	return s.submit(ctx, &update{kind: updRenew, id: id, owner: owner, at: s.now().Add(leaseFor)})
 }
 
-// Complete implements store.Queue.
+// Complete implements store.Queue (group committed, unless the ticket
+// carries CI bindings: then in a transaction of its own).
 func (s *Store) Complete(ctx context.Context, id int64, owner string, out store.Outcome) error {
 	if out.Ticket != nil {
 		if err := out.Ticket.Validate(); err != nil {
 			return err
 		}
 	}
+	if out.Ticket != nil && len(out.Ticket.CIBindings) > 0 {
+		return s.completeWithBindings(ctx, id, owner, out)
+	}
+	u := &update{kind: updComplete, id: id, owner: owner, text: out.Action, ticket: out.Ticket}
+	err := s.submit(ctx, u)
+	if err == nil {
+		s.hub.Signal(u.backend.String()) // the key's next delivery may proceed
+	}
+	return err
+}
+
+func (s *Store) completeWithBindings(ctx context.Context, id int64, owner string, out store.Outcome) error {
 	var b store.BackendID
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
@@ -166,7 +246,7 @@ func (s *Store) Complete(ctx context.Context, id int64, owner string, out store.
 		b, err = leaseUpdate(ctx, tx, id, `UPDATE deliveries
 SET state = 'done', attempts = attempts + 1, outcome = $3, finished_at = $4, updated_at = $4, lease_expires_at = NULL
 WHERE `+leaseHeld+` RETURNING backend_type, backend_name`, id, owner, out.Action, now)
-		if err != nil || out.Ticket == nil {
+		if err != nil {
 			return err
 		}
 		t := *out.Ticket
@@ -177,35 +257,32 @@ WHERE `+leaseHeld+` RETURNING backend_type, backend_name`, id, owner, out.Action
 		return err
 	})
 	if err == nil {
-		s.hub.Signal(b.String()) // the key's next delivery may proceed
+		s.hub.Signal(b.String())
 	}
 	return err
 }
 
-// Retry implements store.Queue.
+// Retry implements store.Queue (group committed).
 func (s *Store) Retry(ctx context.Context, id int64, owner string, nextAttemptAt time.Time, lastError string) error {
 	now := s.now()
 	next := nextAttemptAt
 	if next.IsZero() {
 		next = now
 	}
-	b, err := s.leaseOp(ctx, id, `UPDATE deliveries
-SET attempts = attempts + 1, last_error = $3, next_attempt_at = $4, updated_at = $5, lease_expires_at = NULL
-WHERE `+leaseHeld+` RETURNING backend_type, backend_name`, id, owner, lastError, next, now)
+	u := &update{kind: updRetry, id: id, owner: owner, at: next, text: lastError}
+	err := s.submit(ctx, u)
 	if err == nil && !next.After(now) {
-		s.hub.Signal(b.String())
+		s.hub.Signal(u.backend.String())
 	}
 	return err
 }
 
-// DeadLetter implements store.Queue.
+// DeadLetter implements store.Queue (group committed).
 func (s *Store) DeadLetter(ctx context.Context, id int64, owner string, reason string) error {
-	b, err := s.leaseOp(ctx, id, `UPDATE deliveries
-SET state = 'dead', attempts = attempts + 1, dead_reason = $3, last_error = $3, finished_at = $4, updated_at = $4,
-    lease_expires_at = NULL
-WHERE `+leaseHeld+` RETURNING backend_type, backend_name`, id, owner, reason, s.now())
+	u := &update{kind: updDead, id: id, owner: owner, text: reason}
+	err := s.submit(ctx, u)
 	if err == nil {
-		s.hub.Signal(b.String())
+		s.hub.Signal(u.backend.String())
 	}
 	return err
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +18,7 @@ import (
 	"github.com/itsmbridge/itsmbridge/core/alert"
 	"github.com/itsmbridge/itsmbridge/core/store"
 	"github.com/itsmbridge/itsmbridge/core/store/pgtest"
+	"github.com/itsmbridge/itsmbridge/sdk"
 )
 
 var snow = store.BackendID{Type: "servicenow", Name: "prod"}
@@ -191,5 +195,112 @@ func TestWatchAcrossReplicas(t *testing.T) {
 		case <-deadline:
 			t.Fatal("replica b was never notified of work ingested on replica a")
 		}
+	}
+}
+
+// TestConcurrentClaimsSeeEachOther: a claim made while another replica's
+// claim of the same ticket key is uncommitted must not lease anything of
+// that key, nor after that claim commits. Here the first claim leased the
+// later delivery of key K (the earlier one committed out of order, after
+// the first claim's snapshot); the earlier one must wait while the later is
+// in flight.
+func TestConcurrentClaimsSeeEachOther(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Start(t)
+	a, b := openTest(t, dsn, nil), openTest(t, dsn, nil)
+
+	slow, err := a.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Rollback(ctx)
+	req, err := a.prepareIngest(record("slow", "K"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var slowID *int64
+	var slowDeliveries []int64
+	if err := slow.QueryRow(ctx, ingestSQL, req.args...).Scan(&slowID, &slowDeliveries); err != nil {
+		t.Fatal(err)
+	}
+	fast, err := b.Ingest(ctx, record("fast", "K"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Replica a's claim, held open after it leased the fast delivery.
+	first, err := a.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Rollback(ctx)
+	now := a.now()
+	if _, err := first.Exec(ctx, claimPickSQL, snow.Type, snow.Name, now, 10, lockClass); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := first.Query(ctx, claimLeaseSQL, "a", now.Add(time.Minute), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := scanDeliveries(rows, true, now)
+	if err != nil || len(got) != 1 || got[0].ID != fast.Deliveries[0] {
+		t.Fatalf("first claim = %v, %v; want the fast delivery", got, err)
+	}
+	if err := slow.Commit(ctx); err != nil { // the earlier delivery of K appears
+		t.Fatal(err)
+	}
+	if got, err := b.Claim(ctx, "b", snow, 10, time.Minute); err != nil || len(got) != 0 {
+		t.Fatalf("claim while the first is uncommitted = %v, %v; want nothing", got, err)
+	}
+	if err := first.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Claim(ctx, "b", snow, 10, time.Minute); err != nil || len(got) != 0 {
+		t.Fatalf("claim after the first committed = %v, %v; want nothing: key K's later delivery is in flight", got, err)
+	}
+}
+
+// TestClaimWithTickets: the tickets read with a claim are what GetTicket
+// returns for the claimed keys (highest generation, with CI bindings), and
+// keys without a ticket are absent.
+func TestClaimWithTickets(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, pgtest.Start(t), nil)
+	for _, k := range []string{"A", "B", "C"} {
+		if _, err := s.Ingest(ctx, record("d-"+k, k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for gen := 1; gen <= 2; gen++ {
+		if _, err := s.PutTicket(ctx, store.Ticket{Backend: snow, Key: "A", Generation: gen, State: store.TicketOpen,
+			Ref: sdk.TicketRef{ID: fmt.Sprint("sys-", gen), Number: fmt.Sprint("INC", gen)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AddCIBinding(ctx, snow, "A", 2, store.CIBinding{Item: "vm1", Ref: sdk.CIRef{ID: "ci1", Name: "vm1", Class: "vm"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutTicket(ctx, store.Ticket{Backend: snow, Key: "C", Generation: 1, State: store.TicketResolved,
+		Ref: sdk.TicketRef{ID: "sys-c", Number: "INC-C"}}); err != nil {
+		t.Fatal(err)
+	}
+	ds, tickets, err := s.ClaimWithTickets(ctx, "w", snow, 10, time.Minute)
+	if err != nil || len(ds) != 3 {
+		t.Fatalf("ClaimWithTickets = %d deliveries, %v; want 3", len(ds), err)
+	}
+	if _, ok := tickets["B"]; ok || len(tickets) != 2 {
+		t.Fatalf("tickets for keys %v; want A and C", slices.Collect(maps.Keys(tickets)))
+	}
+	for _, k := range []string{"A", "C"} {
+		want, err := s.GetTicket(ctx, snow, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tickets[k]; !reflect.DeepEqual(got, want) {
+			t.Errorf("ticket of %s read with the claim = %+v, GetTicket = %+v", k, got, want)
+		}
+	}
+	if got := tickets["A"]; got.Generation != 2 || len(got.CIBindings) != 1 {
+		t.Errorf("ticket of A = generation %d with %d bindings; want generation 2 with its binding", got.Generation, len(got.CIBindings))
 	}
 }

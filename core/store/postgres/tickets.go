@@ -26,6 +26,28 @@ func readTickets(ctx context.Context, q querier, query string, args ...any) ([]s
 	if err != nil {
 		return nil, fmt.Errorf("read tickets: %w", err)
 	}
+	out, err := scanTickets(rows)
+	if err != nil || len(out) == 0 {
+		return out, err
+	}
+	ids := make([]int64, len(out))
+	for i := range out {
+		ids[i] = out[i].ID
+	}
+	rows, err = q.Query(ctx, `SELECT ticket_id, item, ci_id, ci_name, ci_class, ci_created, bound_at
+FROM ticket_cis WHERE ticket_id = ANY($1) ORDER BY ticket_id, item`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read CI bindings: %w", err)
+	}
+	if err := scanBindings(rows, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// scanTickets reads rows of ticketCols (without bindings) and closes rows.
+func scanTickets(rows pgx.Rows) ([]store.Ticket, error) {
+	defer rows.Close()
 	out := []store.Ticket{}
 	for rows.Next() {
 		var (
@@ -35,48 +57,44 @@ func readTickets(ctx context.Context, q querier, query string, args ...any) ([]s
 		)
 		if err := rows.Scan(&t.ID, &t.Backend.Type, &t.Backend.Name, &t.Key, &t.Generation, &t.Ref.ID, &t.Ref.Number,
 			&t.Ref.URL, &t.Ref.State, &state, &t.CreatedAt, &resolved, &t.UpdatedAt, &t.Reopens, &t.LastDeliveryID); err != nil {
-			rows.Close()
 			return nil, fmt.Errorf("scan ticket: %w", err)
 		}
 		t.State = store.TicketState(state)
 		t.CreatedAt, t.UpdatedAt, t.ResolvedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC(), fromNull(resolved)
 		out = append(out, t)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read tickets: %w", err)
 	}
-	if len(out) == 0 {
-		return out, nil
-	}
-	ids := make([]int64, len(out))
-	byID := make(map[int64]*store.Ticket, len(out))
-	for i := range out {
-		ids[i] = out[i].ID
-		byID[out[i].ID] = &out[i]
-	}
-	rows, err = q.Query(ctx, `SELECT ticket_id, item, ci_id, ci_name, ci_class, ci_created, bound_at
-FROM ticket_cis WHERE ticket_id = ANY($1) ORDER BY ticket_id, item`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("read CI bindings: %w", err)
-	}
+	return out, nil
+}
+
+// scanBindings reads rows of (ticket_id, item, ci_id, ci_name, ci_class,
+// ci_created, bound_at) ordered by ticket and item into the tickets of ts,
+// and closes rows.
+func scanBindings(rows pgx.Rows, ts []store.Ticket) error {
 	defer rows.Close()
+	byID := make(map[int64]*store.Ticket, len(ts))
+	for i := range ts {
+		byID[ts[i].ID] = &ts[i]
+	}
 	for rows.Next() {
 		var (
 			tid int64
 			b   store.CIBinding
 		)
 		if err := rows.Scan(&tid, &b.Item, &b.Ref.ID, &b.Ref.Name, &b.Ref.Class, &b.Ref.Created, &b.BoundAt); err != nil {
-			return nil, fmt.Errorf("scan CI binding: %w", err)
+			return fmt.Errorf("scan CI binding: %w", err)
 		}
 		b.BoundAt = b.BoundAt.UTC()
-		t := byID[tid]
-		t.CIBindings = append(t.CIBindings, b)
+		if t := byID[tid]; t != nil {
+			t.CIBindings = append(t.CIBindings, b)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read CI bindings: %w", err)
+		return fmt.Errorf("read CI bindings: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // putTicket upserts t and its bindings inside tx and returns it as stored.
