@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -134,6 +136,14 @@ func (p *grpcPlugin) Call(ctx context.Context, fn func(context.Context, *hostcli
 }
 
 func (p *grpcPlugin) Info() hostclient.Info { return p.info }
+
+// TestMain silences go-plugin's in-process test connection, whose logger
+// writes debug lines to stderr (hclog.DefaultOutput) in the middle of
+// benchmark result lines, where scripts/bench.sh could not parse them.
+func TestMain(m *testing.M) {
+	hclog.DefaultOutput = io.Discard
+	os.Exit(m.Run())
+}
 
 func serveFake(t testing.TB, f *fakeITSM) *grpcPlugin {
 	t.Helper()
