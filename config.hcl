@@ -212,6 +212,7 @@ route "production" {
     severity = min(alert.severity, 3)
     fields = {
       assignment_group = lookup({ "test-rg" = "App Team", "network-rg" = "Network" }, lower(alert.resource_group), "Cloud Ops")
+      u_environment    = "production" # a custom column: ServiceNow declares the u_* family
     }
   }
 

@@ -22,7 +22,39 @@ type Schema struct {
 	Blocks     []Block
 	// TicketFields lists the vendor field names a route's ticket may set. When
 	// empty, any field name is accepted (the plugin validates at run time).
+	// A name ending in "*" declares a family of fields: every name that
+	// starts with the rest (at least one more character) is accepted with
+	// that attribute's type, e.g. "u_*" for ServiceNow's custom columns. A
+	// family cannot be Required.
 	TicketFields []Attribute
+}
+
+// TicketField returns the declaration of ticket field name: the attribute of
+// that exact name, else the family (see Schema.TicketFields) with the
+// longest prefix of name.
+func (s Schema) TicketField(name string) (Attribute, bool) {
+	var (
+		best  Attribute
+		found bool
+	)
+	for _, f := range s.TicketFields {
+		if f.Name == name {
+			return f, true
+		}
+		prefix, family := FieldFamily(f.Name)
+		if family && len(name) > len(prefix) && strings.HasPrefix(name, prefix) &&
+			(!found || len(prefix) > len(best.Name)-1) {
+			best, found = f, true
+		}
+	}
+	return best, found
+}
+
+// FieldFamily reports whether a declared ticket field name is a family
+// ("u_*") and returns its prefix ("u_").
+func FieldFamily(name string) (prefix string, ok bool) {
+	prefix, ok = strings.CutSuffix(name, "*")
+	return prefix, ok
 }
 
 // Attribute declares one attribute.

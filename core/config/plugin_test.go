@@ -40,6 +40,8 @@ var snowSchema = sdk.Schema{
 		{Name: "assignment_group", Type: "string"},
 		{Name: "category", Type: "string"},
 		{Name: "urgency", Type: "number"},
+		{Name: "u_*", Type: "string"},
+		{Name: "u_count_*", Type: "number"},
 	},
 }
 
@@ -111,7 +113,7 @@ route "all" {
   match = true
   to    = [backend.servicenow.prod, backend.servicenow.dev]
   ticket {
-    fields = { assignment_group = "Cloud Ops", urgency = 2 }
+    fields = { assignment_group = "Cloud Ops", urgency = 2, u_environment = "prod", u_count_hosts = 3 }
   }
 }
 
@@ -187,9 +189,14 @@ func TestPluginConfigDecoded(t *testing.T) {
 		t.Errorf("dump lacks non-secret values: %s", dump)
 	}
 
-	// Ticket fields are known to the plugin: accepted.
-	if f := cfg.Routes[0].Ticket.Fields; len(f) != 2 || f[0].Name != "assignment_group" {
-		t.Errorf("fields = %+v", f)
+	// Ticket fields are known to the plugin, by name or by family (u_*):
+	// accepted.
+	var names []string
+	for _, f := range cfg.Routes[0].Ticket.Fields {
+		names = append(names, f.Name)
+	}
+	if got, want := strings.Join(names, ","), "assignment_group,urgency,u_environment,u_count_hosts"; got != want {
+		t.Errorf("fields = %s, want %s", got, want)
 	}
 }
 

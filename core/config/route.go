@@ -359,16 +359,14 @@ func (d *decoder) checkRequiredTicketFields(cfg *Config, r *Route, blockRange hc
 			continue
 		}
 		checked[ref.Type] = true
-		declared := map[string]sdk.Attribute{}
 		var names []string
 		for _, f := range s.TicketFields {
-			declared[f.Name] = f
 			names = append(names, f.Name)
 		}
 		set := map[string]bool{}
 		for _, f := range r.Ticket.Fields {
 			set[f.Name] = true
-			decl, ok := declared[f.Name]
+			decl, ok := s.TicketField(f.Name)
 			if !ok {
 				d.errorf(f.Range, "Unsupported ticket field",
 					"The %s plugin does not declare a ticket field %q.%s Its ticket fields are %s.", ref.Type, f.Name, didYouMean(f.Name, names), quotedList(names))
@@ -378,7 +376,7 @@ func (d *decoder) checkRequiredTicketFields(cfg *Config, r *Route, blockRange hc
 		}
 		var missing []string
 		for _, f := range s.TicketFields {
-			if f.Required && !set[f.Name] {
+			if _, family := sdk.FieldFamily(f.Name); f.Required && !family && !set[f.Name] {
 				missing = append(missing, f.Name)
 			}
 		}

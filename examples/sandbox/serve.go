@@ -110,7 +110,7 @@ func StartSandbox(addrs Addrs, logger hclog.Logger) (*Sandbox, error) {
 	}
 	s := &Sandbox{
 		Entra:      entratest.New(),
-		ServiceNow: servicenow.New(servicenow.Options{SeedDemo: true, Logger: logger.Named("servicenow")}),
+		ServiceNow: servicenow.New(servicenow.Options{SeedDemo: true, IncidentColumns: []string{"u_environment"}, Logger: logger.Named("servicenow")}),
 		Jira:       jira.New(jira.Options{Logger: logger.Named("jira")}),
 		Cherwell:   cherwell.New(cherwell.Options{Logger: logger.Named("cherwell")}),
 		done:       make(chan error, 4),

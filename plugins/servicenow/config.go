@@ -218,6 +218,7 @@ func ticketFields() []sdk.Attribute {
 		f("hold_reason", "Hold reason choice value."),
 		f("location", "Location sys_id."),
 		f("company", "Company sys_id."),
+		f("u_*", "A custom incident column (u_ prefix, e.g. u_environment), sent as given. ServiceNow ignores a column the table lacks."),
 	}
 }
 

@@ -13,6 +13,10 @@
 //	  }
 //	}
 //
+// Route ticket fields: the standard incident fields it declares (reference
+// fields such as assignment_group may name the record), and any custom
+// column of the u_* family (u_environment = "production"), sent as given.
+//
 // Requests it sends (checked by the recorded-traffic test against the
 // emulator's call log):
 //

@@ -87,6 +87,29 @@ fields = { contact_type = "monitoring", priority_ignored = "x" }`)
 	}
 }
 
+// TestCustomColumns: route fields of the declared u_* family reach the
+// instance's custom columns; a column the table lacks is dropped by the
+// instance (as ServiceNow does), not an error.
+func TestCustomColumns(t *testing.T) {
+	f := newFixture(t, emulator.Options{IncidentColumns: []string{"u_environment"}}, "")
+	if _, ok := f.p.Schema().TicketField("u_environment"); !ok {
+		t.Fatal("the schema does not accept u_environment as a ticket field")
+	}
+	req := createReq("k-custom")
+	req.Ticket.Fields = map[string]string{"u_environment": "production", "u_not_a_column": "dropped"}
+	ref, err := f.p.Create(ctx(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := f.incident(ref.ID)
+	if rec["u_environment"] != "production" {
+		t.Errorf("u_environment = %q, want production", rec["u_environment"])
+	}
+	if _, ok := rec["u_not_a_column"]; ok {
+		t.Errorf("the emulator stored a column the incident table lacks: %v", rec)
+	}
+}
+
 func TestLongTicketKey(t *testing.T) {
 	f := newFixture(t, emulator.Options{}, "")
 	key := strings.Repeat("rule-and-resource/", 10) // 180 chars > correlation_id's 100

@@ -90,6 +90,14 @@ func checkSchema(t testing.TB, e *env) {
 		if strings.TrimSpace(f.Description) == "" {
 			t.Errorf("ticket field %s has no description", f.Name)
 		}
+		if prefix, family := sdk.FieldFamily(f.Name); family {
+			switch {
+			case prefix == "" || strings.Contains(prefix, "*"):
+				t.Errorf("ticket field family %q: want a non-empty prefix followed by one trailing *", f.Name)
+			case f.Required:
+				t.Errorf("ticket field family %s is Required: no route could name every field it covers", f.Name)
+			}
+		}
 		if _, err := f.CtyType(); err != nil {
 			t.Errorf("ticket field %s: %v", f.Name, err)
 		}

@@ -105,6 +105,7 @@ func TestChecksCatchBrokenPlugins(t *testing.T) {
 		{"diagnostics without path", refplugin.Faults{NoAttributePath: true}, plugintest.CheckConfigure, "carry no attribute path"},
 		{"attribute without description", refplugin.Faults{UndescribedSchema: true}, plugintest.CheckSchema, "username has no description"},
 		{"password not sensitive", refplugin.Faults{PasswordNotSecret: true}, plugintest.CheckSchema, "password looks like a secret"},
+		{"required field family", refplugin.Faults{RequiredFamily: true}, plugintest.CheckSchema, "family x_* is Required"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

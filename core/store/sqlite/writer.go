@@ -326,7 +326,7 @@ func affected(r sql.Result) (int64, error) {
 // commit. The checkpointer does the same work on its own connection, at
 // most every ckptEvery, while the writer goes on appending to the WAL. It
 // changes nothing for durability: a commit is durable once its WAL frames
-// are fsync'd (synchronous=FULL), whoever checkpoints later.
+// are fsync'd (by the syncer), whoever checkpoints later.
 const (
 	ckptEvery = 100 * time.Millisecond
 	// walAutoCheckpoint (pages) is the writer's own fallback: when the WAL

@@ -86,6 +86,11 @@ type Options struct {
 	Logger hclog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// IncidentColumns are custom string columns of the incident table, as an
+	// instance's administrators add them (u_environment, u_team, ...).
+	// Writes to any other column the dictionary lacks are dropped, as on a
+	// real instance.
+	IncidentColumns []string
 	// MaxCalls bounds the call log (default 10000, oldest dropped).
 	// Bodies are kept, so a long-running sandbox stays bounded.
 	MaxCalls int
@@ -201,6 +206,9 @@ func New(opts Options) *Emulator {
 		closed: map[string]bool{}, rnd: mrand.New(mrand.NewPCG(1, 2)),
 	}
 	e.cat["incident"].fields["close_code"] = closeCodeField(opts.CloseCodes)
+	for _, name := range opts.IncidentColumns {
+		e.cat["incident"].fields[name] = str(name)
+	}
 	for _, c := range opts.CloseCodes {
 		e.closed[c] = true
 	}

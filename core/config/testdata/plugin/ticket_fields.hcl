@@ -2,7 +2,7 @@ backend "servicenow" "prod" {
   config {
     instance_url = "https://acme.service-now.com"
     username     = "bridge"
-    password     = "x"
+    password     = "s3cr3t-pa55"
   }
 }
 
@@ -15,6 +15,9 @@ route "critical" {
     fields = {
       assignment_grup = "Cloud Ops"
       urgency         = "high"
+      u_              = "the family needs more than its prefix"
+      u_count_hosts   = "many"
+      x_environment   = "prod"
     }
   }
 }

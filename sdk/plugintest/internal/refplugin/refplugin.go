@@ -37,6 +37,7 @@ type Faults struct {
 	NoAttributePath     bool // diagnostics without attribute paths
 	UndescribedSchema   bool // attribute without a description
 	PasswordNotSecret   bool // password not Sensitive
+	RequiredFamily      bool // a Required ticket field family ("x_*")
 	PrintStdout         bool // fmt.Println in Create
 }
 
@@ -80,6 +81,9 @@ func (p *Plugin) Schema() sdk.Schema {
 		{Name: "username", Type: "string", Required: true, Description: "API user."},
 		{Name: "password", Type: "string", Required: true, Sensitive: !p.f.PasswordNotSecret, Description: "API password."},
 		{Name: "timeout_seconds", Type: "number", Default: "30", Description: "Per-request timeout."},
+	}, TicketFields: []sdk.Attribute{
+		{Name: "queue", Type: "string", Description: "Queue the ticket is filed in."},
+		{Name: "x_*", Type: "string", Required: p.f.RequiredFamily, Description: "A custom field of the ticket API (x_ prefix)."},
 	}}
 	if p.f.UndescribedSchema {
 		s.Attributes[1].Description = ""
