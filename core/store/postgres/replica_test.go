@@ -124,34 +124,42 @@ func TestDatabaseGone(t *testing.T) {
 	}
 }
 
+// outOfOrderIngests opens two replicas a and b of one fresh database and
+// makes two ingests of ticket key K commit out of queue order: a's "slow"
+// ingest takes its queue position (seq) first but stays uncommitted in
+// slow (rolled back at the end of the test unless committed), then b's
+// "fast" ingest commits.
+func outOfOrderIngests(t *testing.T) (a, b *Store, slow pgx.Tx, slowDeliveries []int64, fast store.IngestResult) {
+	t.Helper()
+	ctx := context.Background()
+	dsn := pgtest.Start(t)
+	a, b = openTest(t, dsn, nil), openTest(t, dsn, nil)
+	slow, err := a.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { slow.Rollback(ctx) })
+	req, err := a.prepareIngest(record("slow", "K"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var slowID *int64
+	if err := slow.QueryRow(ctx, ingestSQL, req.args...).Scan(&slowID, &slowDeliveries); err != nil {
+		t.Fatal(err)
+	}
+	if fast, err = b.Ingest(ctx, record("fast", "K")); err != nil {
+		t.Fatal(err)
+	}
+	return a, b, slow, slowDeliveries, fast
+}
+
 // TestOutOfOrderCommitKeepsKeyExclusive: two ingests of one ticket key
 // commit in the opposite order of their queue positions. The later one may
 // be claimed first (the earlier was invisible), but then the earlier one
 // must wait: never two deliveries of a key in flight.
 func TestOutOfOrderCommitKeepsKeyExclusive(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgtest.Start(t)
-	a, b := openTest(t, dsn, nil), openTest(t, dsn, nil)
-
-	// A slow ingest: it takes its queue position (seq) now, commits later.
-	slow, err := a.pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Rollback(ctx)
-	req, err := a.prepareIngest(record("slow", "K"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var slowID *int64
-	var slowDeliveries []int64
-	if err := slow.QueryRow(ctx, ingestSQL, req.args...).Scan(&slowID, &slowDeliveries); err != nil {
-		t.Fatal(err)
-	}
-	fast, err := b.Ingest(ctx, record("fast", "K"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b, slow, slowDeliveries, fast := outOfOrderIngests(t)
 	got, err := b.Claim(ctx, "b", snow, 10, time.Minute)
 	if err != nil || len(got) != 1 || got[0].ID != fast.Deliveries[0] {
 		t.Fatalf("claim with the slow ingest uncommitted = %v, %v; want the fast delivery", got, err)
@@ -206,27 +214,7 @@ func TestWatchAcrossReplicas(t *testing.T) {
 // in flight.
 func TestConcurrentClaimsSeeEachOther(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgtest.Start(t)
-	a, b := openTest(t, dsn, nil), openTest(t, dsn, nil)
-
-	slow, err := a.pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Rollback(ctx)
-	req, err := a.prepareIngest(record("slow", "K"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var slowID *int64
-	var slowDeliveries []int64
-	if err := slow.QueryRow(ctx, ingestSQL, req.args...).Scan(&slowID, &slowDeliveries); err != nil {
-		t.Fatal(err)
-	}
-	fast, err := b.Ingest(ctx, record("fast", "K"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b, slow, _, fast := outOfOrderIngests(t)
 
 	// Replica a's claim, held open after it leased the fast delivery.
 	first, err := a.pool.Begin(ctx)
