@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -113,8 +114,9 @@ func benchIngestHTTP(b *testing.B, sample string) {
 		b.Fatal(err)
 	}
 	bodies := make([][]byte, n)
+	rng := rand.New(rand.NewPCG(uint64(n), 1)) // the same ids in every run
 	for i := range bodies {
-		bodies[i] = withAlertID(b, raw, i)
+		bodies[i] = withAlertID(b, raw, rng)
 	}
 
 	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -144,13 +146,22 @@ func benchIngestHTTP(b *testing.B, sample string) {
 
 func readSample(name string) ([]byte, error) { return os.ReadFile(filepath.Join("testdata", name)) }
 
-func withAlertID(tb testing.TB, raw []byte, i int) []byte {
+// guid is a random version-4 GUID in Azure's lower-case form.
+func guid(rng *rand.Rand) string {
+	hi, lo := rng.Uint64(), rng.Uint64()
+	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", hi>>32, hi>>16&0xffff, hi&0xfff, lo>>48&0x3fff|0x8000, lo&0xffffffffffff)
+}
+
+func withAlertID(tb testing.TB, raw []byte, rng *rand.Rand) []byte {
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil {
 		tb.Fatal(err)
 	}
 	ess := m["data"].(map[string]any)["essentials"].(map[string]any)
-	ess["alertId"] = fmt.Sprintf("/subscriptions/11111111-1111-1111-1111-111111111111/providers/Microsoft.AlertsManagement/alerts/bench-%08d", i)
+	// A random GUID, as Azure's alert ids are: sequential ids would make
+	// the store's alert-id and ticket-key indexes grow at one edge, which
+	// real traffic never does.
+	ess["alertId"] = "/subscriptions/11111111-1111-1111-1111-111111111111/providers/Microsoft.AlertsManagement/alerts/" + guid(rng)
 	out, _ := json.Marshal(m)
 	return out
 }
