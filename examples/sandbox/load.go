@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -425,8 +426,13 @@ type payloadTemplate struct {
 	runID          string
 }
 
+// render is the payload of alert n. Its id is a GUID derived from the run
+// and n, random-looking as Azure's are (sequential ids would flatter the
+// bridge's alert-id index) and the same for every event of alert n.
 func (t payloadTemplate) render(n int) []byte {
-	id := t.runID + "-" + strconv.Itoa(n)
+	sum := sha256.Sum256([]byte(t.runID + "-" + strconv.Itoa(n)))
+	h := hex.EncodeToString(sum[:16])
+	id := h[0:8] + "-" + h[8:12] + "-4" + h[13:16] + "-8" + h[17:20] + "-" + h[20:32] // version 4, variant 1
 	out := make([]byte, 0, len(t.prefix)+len(id)+len(t.suffix))
 	out = append(out, t.prefix...)
 	out = append(out, id...)
