@@ -21,7 +21,10 @@ type Plugin interface {
 	// unreachable instance are reported as error diagnostics.
 	Configure(ctx context.Context, req *ConfigureRequest) Diagnostics
 	// Create opens an incident. It must be idempotent on req.TicketKey: the key
-	// is stored in the vendor's correlation field and looked up before creating.
+	// is stored in the vendor's correlation field and looked up before
+	// creating. The lookup finds open incidents only: once an incident of
+	// the key is resolved or closed, Create opens a new one (a key's history
+	// may have been purged by the host's retention, so the key can come back).
 	Create(ctx context.Context, req *CreateRequest) (*TicketRef, error)
 	// Resolve resolves the incident. Resolving an already resolved or closed
 	// incident succeeds and changes nothing; an unknown incident is Permanent.

@@ -151,10 +151,10 @@ func (p *Plugin) Create(ctx context.Context, req *sdk.CreateRequest) (*sdk.Ticke
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range tickets {
-		if t.Key == req.TicketKey {
-			return p.ref(cfg, t), nil
-		}
+	// Idempotent: an open ticket of the key is the one a retry must get
+	// back. A resolved one is done with, and the key gets a new ticket.
+	if t := openTicket(tickets, req.TicketKey); t != nil {
+		return p.ref(cfg, t), nil
 	}
 	id, err := newID()
 	if err != nil {
@@ -232,12 +232,20 @@ func (p *Plugin) Find(ctx context.Context, req *sdk.FindRequest) (*sdk.TicketRef
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range tickets {
-		if t.Key == req.TicketKey {
-			return p.ref(cfg, t), nil
-		}
+	if t := openTicket(tickets, req.TicketKey); t != nil {
+		return p.ref(cfg, t), nil
 	}
 	return nil, nil
+}
+
+// openTicket is the unresolved ticket of key, or nil.
+func openTicket(tickets []*ticket, key string) *ticket {
+	for _, t := range tickets {
+		if t.Key == key && t.State != stateResolved {
+			return t
+		}
+	}
+	return nil
 }
 
 // Health implements sdk.HealthChecker: the file's directory must still exist.

@@ -363,6 +363,16 @@ func checkResolve(t testing.TB, e *env) {
 	if n := e.opts.Backend.CountTickets(key); n != 1 {
 		t.Errorf("backend holds %d tickets for key %s after resolving twice, want 1", n, key)
 	}
+	// A resolved ticket is done with: Create with its key opens a new one
+	// (after the host's retention purged a key's history, the key comes back
+	// without its generation suffix).
+	again, err := s.Client.Create(e.ctx(t), e.createReq(key))
+	switch {
+	case err != nil:
+		t.Errorf("Create after Resolve: %v", err)
+	case again.ID == ref.ID:
+		t.Errorf("Create after Resolve returned the resolved ticket %s; the lookup before creating must find open tickets only", ref.ID)
+	}
 	unknown := e.unknownRef()
 	err = s.Client.Resolve(e.ctx(t), &sdk.ResolveRequest{Ref: unknown, TicketKey: e.key(), Alert: resolved(*e.opts.Alert)})
 	switch kind, _ := sdk.Classify(err); {

@@ -16,8 +16,9 @@
 // Run serves the plugin in the test process over real gRPC and talks to it
 // through sdk/hostclient, the client core/pluginhost uses, then runs one
 // subtest per check: schema, capabilities, configure, create_idempotent,
-// resolve, cancellation, error_classification, secret_hygiene and stdio (the
-// built binary through a real go-plugin handshake). Checks that need a
+// resolve (twice, then Create of the same key opens a new ticket),
+// cancellation, error_classification, secret_hygiene and stdio (the built
+// binary through a real go-plugin handshake). Checks that need a
 // backend feature the adapter lacks (FaultInjector, NetworkBreaker, Staller)
 // are skipped with the reason.
 //

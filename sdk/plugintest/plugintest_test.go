@@ -93,6 +93,7 @@ func TestChecksCatchBrokenPlugins(t *testing.T) {
 		{"create without lookup", refplugin.Faults{NonIdempotentCreate: true}, plugintest.CheckCreateIdempotent, "same key returned"},
 		{"create deduped in memory only", refplugin.Faults{MemoryIdempotent: true}, plugintest.CheckCreateIdempotent, "restarted plugin"},
 		{"resolve twice fails", refplugin.Faults{ResolveTwiceFails: true}, plugintest.CheckResolve, "second Resolve"},
+		{"create finds resolved tickets", refplugin.Faults{FindsResolved: true}, plugintest.CheckResolve, "returned the resolved ticket"},
 		{"unknown ticket retryable", refplugin.Faults{UnknownRetryable: true}, plugintest.CheckResolve, "want permanent"},
 		{"declared capability not implemented", refplugin.Faults{LyingComment: true}, plugintest.CheckCapabilities, `capability "comment" is declared`},
 		{"secret in log", refplugin.Faults{LeakSecretInLog: true}, plugintest.CheckSecretHygiene, "leaked"},

@@ -38,6 +38,7 @@ type Faults struct {
 	UndescribedSchema   bool // attribute without a description
 	PasswordNotSecret   bool // password not Sensitive
 	RequiredFamily      bool // a Required ticket field family ("x_*")
+	FindsResolved       bool // Create's lookup returns resolved tickets too
 	PrintStdout         bool // fmt.Println in Create
 }
 
@@ -196,7 +197,7 @@ func (p *Plugin) Create(ctx context.Context, req *sdk.CreateRequest) (*sdk.Ticke
 	return r, nil
 }
 
-// Find implements sdk.Finder.
+// Find implements sdk.Finder: the open ticket of the key.
 func (p *Plugin) Find(ctx context.Context, req *sdk.FindRequest) (*sdk.TicketRef, error) {
 	var out struct {
 		Result []ticketJSON `json:"result"`
@@ -204,10 +205,12 @@ func (p *Plugin) Find(ctx context.Context, req *sdk.FindRequest) (*sdk.TicketRef
 	if err := p.call(ctx, http.MethodGet, "/api/tickets", url.Values{"key": {req.TicketKey}}, nil, &out); err != nil {
 		return nil, err
 	}
-	if len(out.Result) == 0 {
-		return nil, nil
+	for _, t := range out.Result {
+		if t.State != "resolved" || p.f.FindsResolved {
+			return p.ref(t), nil
+		}
 	}
-	return p.ref(out.Result[0]), nil
+	return nil, nil
 }
 
 // Resolve implements sdk.Plugin.
