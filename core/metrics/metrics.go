@@ -164,9 +164,10 @@ func (m *Metrics) Reload(ok bool) {
 	}
 }
 
-// StatsSource is the part of the store the queue gauges read.
+// StatsSource is the part of the store the queue gauges read: the queue
+// figures only, whose cost does not grow with the stored history.
 type StatsSource interface {
-	Stats(ctx context.Context) (store.Stats, error)
+	QueueStats(ctx context.Context) (store.Stats, error)
 }
 
 // WatchStore adds gauges computed from the store at scrape time: queue depth
@@ -208,7 +209,7 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, err := c.src.Stats(ctx)
+	st, err := c.src.QueueStats(ctx)
 	if err != nil {
 		ch <- prometheus.MustNewConstMetric(descStoreUp, prometheus.GaugeValue, 0)
 		return

@@ -171,6 +171,11 @@ type Admin interface {
 	// Stats counts alerts, deliveries by state and per backend, dead
 	// letters, quarantine and unrouted alerts.
 	Stats(ctx context.Context) (Stats, error)
+	// QueueStats is Stats without the history totals (Alerts and Done are
+	// zero): its cost is bounded by unfinished work, dead letters,
+	// quarantine and unrouted alerts, not by the history retention keeps,
+	// so it suits a metrics scrape.
+	QueueStats(ctx context.Context) (Stats, error)
 }
 
 // Purger deletes history older than the retention period (DESIGN §8: an

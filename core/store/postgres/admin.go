@@ -323,7 +323,14 @@ func (s *Store) DropQuarantine(ctx context.Context, id int64) error {
 }
 
 // Stats implements store.Admin.
-func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
+func (s *Store) Stats(ctx context.Context) (store.Stats, error) { return s.stats(ctx, true) }
+
+// QueueStats implements store.Admin.
+func (s *Store) QueueStats(ctx context.Context) (store.Stats, error) { return s.stats(ctx, false) }
+
+// stats reads Stats in one snapshot; the history totals (every alert,
+// every done delivery: full scans) only when totals is set.
+func (s *Store) stats(ctx context.Context, totals bool) (store.Stats, error) {
 	var st store.Stats
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
@@ -331,11 +338,16 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 	}
 	defer tx.Rollback(context.Background()) //nolint:errcheck // read-only
 	now := s.now()
-	err = tx.QueryRow(ctx, `SELECT
+	if totals {
+		err = tx.QueryRow(ctx, `SELECT
 	(SELECT COUNT(*) FROM alerts),
+	(SELECT COUNT(*) FROM deliveries WHERE state = 'done')`).Scan(&st.Alerts, &st.Done)
+	}
+	if err == nil {
+		err = tx.QueryRow(ctx, `SELECT
 	(SELECT COUNT(*) FROM alerts WHERE deliveries = 0),
-	(SELECT COUNT(*) FROM quarantine),
-	(SELECT COUNT(*) FROM deliveries WHERE state = 'done')`).Scan(&st.Alerts, &st.Unrouted, &st.Quarantined, &st.Done)
+	(SELECT COUNT(*) FROM quarantine)`).Scan(&st.Unrouted, &st.Quarantined)
+	}
 	if err != nil {
 		return st, classify(fmt.Errorf("stats: %w", err))
 	}

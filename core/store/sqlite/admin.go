@@ -320,7 +320,14 @@ func (s *Store) DropQuarantine(ctx context.Context, id int64) error {
 }
 
 // Stats implements store.Admin.
-func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
+func (s *Store) Stats(ctx context.Context) (store.Stats, error) { return s.stats(ctx, true) }
+
+// QueueStats implements store.Admin.
+func (s *Store) QueueStats(ctx context.Context) (store.Stats, error) { return s.stats(ctx, false) }
+
+// stats reads Stats in one read transaction; the history totals (every
+// alert, every done delivery: full index scans) only when totals is set.
+func (s *Store) stats(ctx context.Context, totals bool) (store.Stats, error) {
 	var st store.Stats
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -328,11 +335,16 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
 	now := us(s.now())
-	err = tx.QueryRowContext(ctx, `SELECT
+	if totals {
+		err = tx.QueryRowContext(ctx, `SELECT
 	(SELECT COUNT(*) FROM alerts),
+	(SELECT COUNT(*) FROM deliveries WHERE state = 'done')`).Scan(&st.Alerts, &st.Done)
+	}
+	if err == nil {
+		err = tx.QueryRowContext(ctx, `SELECT
 	(SELECT COUNT(*) FROM alerts WHERE deliveries = 0),
-	(SELECT COUNT(*) FROM quarantine),
-	(SELECT COUNT(*) FROM deliveries WHERE state = 'done')`).Scan(&st.Alerts, &st.Unrouted, &st.Quarantined, &st.Done)
+	(SELECT COUNT(*) FROM quarantine)`).Scan(&st.Unrouted, &st.Quarantined)
+	}
 	if err != nil {
 		return st, unavailable("stats: %w", err)
 	}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/itsmbridge/itsmbridge/core/store"
@@ -248,6 +249,15 @@ func testStats(e *env) {
 	}
 	if st.Backends[2].Depth() != 2 {
 		e.t.Fatalf("snow depth = %d, want 2", st.Backends[2].Depth())
+	}
+
+	// QueueStats: the same without the history totals.
+	q, err := e.s.QueueStats(ctx())
+	e.ok("QueueStats", err)
+	want2 := st
+	want2.Alerts, want2.Done = 0, 0
+	if !reflect.DeepEqual(q, want2) {
+		e.t.Fatalf("QueueStats = %+v, want Stats without Alerts and Done: %+v", q, want2)
 	}
 }
 
