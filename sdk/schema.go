@@ -31,17 +31,21 @@ type Schema struct {
 
 // TicketField returns the declaration of ticket field name: the attribute of
 // that exact name, else the family (see Schema.TicketFields) with the
-// longest prefix of name.
+// longest prefix of name. A name with a "*" (such as a family's own) is
+// not a field.
 func (s Schema) TicketField(name string) (Attribute, bool) {
 	var (
 		best  Attribute
 		found bool
 	)
+	if strings.Contains(name, "*") {
+		return best, false
+	}
 	for _, f := range s.TicketFields {
-		if f.Name == name {
+		prefix, family := FieldFamily(f.Name)
+		if !family && f.Name == name {
 			return f, true
 		}
-		prefix, family := FieldFamily(f.Name)
 		if family && len(name) > len(prefix) && strings.HasPrefix(name, prefix) &&
 			(!found || len(prefix) > len(best.Name)-1) {
 			best, found = f, true

@@ -17,7 +17,8 @@ func TestTicketField(t *testing.T) {
 		{"u_count_hosts", "number"}, // the longest family wins
 		{"u_count_total", "bool"},   // an exact name wins over families
 		{"u_", ""},                  // a family needs more than its prefix
-		{"u_*", "string"},           // the declaration itself is a name
+		{"u_*", ""},                 // a family's own name is not a field
+		{"u_count_*", ""},           // nor is any other name with a *
 		{"x_environment", ""},       // no family
 		{"categoryx", ""},           // a plain name is not a prefix
 		{"U_environment", ""},       // case-sensitive, as vendor columns are
