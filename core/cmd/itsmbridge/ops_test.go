@@ -126,6 +126,54 @@ func TestDLQAndAlertsCommandsOperateOnTheStore(t *testing.T) {
 	}
 }
 
+// TestStoreBackupCommand: store backup writes a checked copy that holds the
+// store's alerts, and refuses to overwrite a file.
+func TestStoreBackupCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := opsConfig(t, dir, "http://127.0.0.1:1")
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "db.sqlite"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := store.BackendID{Type: "jsonl", Name: "file"}
+	for _, id := range []string{"a1", "a2"} {
+		if _, err := st.Ingest(ctx, store.IngestRecord{
+			Source:     "prod",
+			Alert:      sdk.Alert{ID: id, Status: "fired", Rule: "cpu-high", DedupKey: id + "|fired|t", Targets: []string{}, ConfigurationItems: []string{}, Custom: map[string]string{}},
+			Raw:        []byte(`{}`),
+			Deliveries: []store.NewDelivery{{Route: "all", Backend: backend, TicketKey: id, Event: store.EventFired}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The store stays open, as a running server's would.
+	defer st.Close()
+
+	out := filepath.Join(dir, "backups", "itsmbridge-backup.sqlite")
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI("store", "backup", "-config", cfg, "-out", out)
+	if code != exitOK || !strings.Contains(stdout, "2 alerts, 2 deliveries, integrity ok") {
+		t.Fatalf("store backup: %d\n%s%s", code, stdout, stderr)
+	}
+	b, err := sqlite.Open(ctx, out, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("the backup does not open as a store: %v", err)
+	}
+	defer b.Close()
+	if a, err := b.ListAlerts(ctx, store.AlertFilter{}, store.PageRequest{Limit: 10}); err != nil || len(a.Items) != 2 {
+		t.Fatalf("alerts in the backup = %+v, %v; want 2", a, err)
+	}
+	if code, _, stderr := runCLI("store", "backup", "-config", cfg, "-out", out); code == exitOK || !strings.Contains(stderr, "already exists") {
+		t.Fatalf("a second backup to the same file: %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI("store", "backup", "-config", cfg); code != exitFailed || !strings.Contains(stderr, "-out FILE is required") {
+		t.Fatalf("store backup without -out: %d %s", code, stderr)
+	}
+}
+
 func TestPluginsListLaunchesPlugins(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the template plugin; skipped in -short")

@@ -16,6 +16,7 @@ import (
 	"github.com/itsmbridge/itsmbridge/core/bridge"
 	"github.com/itsmbridge/itsmbridge/core/config"
 	"github.com/itsmbridge/itsmbridge/core/store"
+	"github.com/itsmbridge/itsmbridge/core/store/sqlite"
 )
 
 // These commands open the configured store directly, so they work while
@@ -26,6 +27,41 @@ func init() {
 	register("dlq drop", command{summary: "delete dead letters: dlq drop ID…", run: dlqAction("dropped", func(s store.Store) func(context.Context, int64) error { return s.DropDeadLetter })})
 	register("alerts list", command{summary: "list stored alerts (newest first)", run: runAlertsList})
 	register("alerts show", command{summary: "show one stored alert with its deliveries: alerts show ID", run: runAlertsShow})
+	register("store backup", command{summary: "write a consistent, checked copy of the SQLite store (also while serving): store backup -out FILE", run: runStoreBackup})
+}
+
+// backuper is a store that can copy itself (core/store/sqlite).
+type backuper interface {
+	Backup(ctx context.Context, dest string) (sqlite.BackupInfo, error)
+}
+
+func runStoreBackup(args []string, stdout, stderr io.Writer) int {
+	var out *string
+	st, _, code := openStoreFromFlags("store backup", args, stderr, func(fs *flag.FlagSet) {
+		out = fs.String("out", "", "the backup file to write (must not exist)")
+	})
+	if st == nil {
+		return code
+	}
+	defer st.Close()
+	if *out == "" {
+		fmt.Fprintln(stderr, "itsmbridge: store backup: -out FILE is required")
+		return exitFailed
+	}
+	b, ok := st.(backuper)
+	if !ok {
+		fmt.Fprintln(stderr, "itsmbridge: store backup: only the sqlite store is backed up by itsmbridge; back up PostgreSQL with its own tools (pg_dump, or base backups with WAL archiving)")
+		return exitFailed
+	}
+	info, err := b.Backup(context.Background(), *out)
+	if err != nil {
+		fmt.Fprintf(stderr, "itsmbridge: %v\n", err)
+		return exitRuntime
+	}
+	fmt.Fprintf(stdout, "backup written: %s (%d bytes, schema version %d, %d alerts, %d deliveries, integrity ok)\n",
+		info.Path, info.Bytes, info.SchemaVersion, info.Alerts, info.Deliveries)
+	fmt.Fprintln(stdout, "to restore: stop the bridge, put this file in place of the store's path (and delete its -wal and -shm files), start the bridge")
+	return exitOK
 }
 
 // storeFlags parses -config (and extra flags) and opens the store.
