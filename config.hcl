@@ -32,6 +32,15 @@ server {
   write_timeout    = "10s"
   idle_timeout     = "60s"
   shutdown_timeout = "30s" # how long SIGTERM waits for in-flight work
+
+  # Serve HTTPS on the ingress (Azure sends a bearer token: do not expose
+  # plain HTTP beyond a TLS-terminating proxy). A renewed certificate
+  # written over these files is picked up without a restart.
+  # tls {
+  #   cert_file = "/etc/itsmbridge/tls.crt" # PEM chain
+  #   key_file  = "/etc/itsmbridge/tls.key"
+  # }
+  # admin_tls { ... } does the same for admin_listen.
 }
 
 # The embedded store: one file, fsync'd before every 2xx.

@@ -3,6 +3,7 @@ package bridge
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/itsmbridge/itsmbridge/core/auth"
+	"github.com/itsmbridge/itsmbridge/core/certfile"
 	"github.com/itsmbridge/itsmbridge/core/config"
 	"github.com/itsmbridge/itsmbridge/core/dispatch"
 	"github.com/itsmbridge/itsmbridge/core/ingest"
@@ -69,6 +71,9 @@ type Bridge struct {
 	servers []*http.Server
 	addrs   map[string]string
 	serveWG sync.WaitGroup
+	// certs serves the certificate of each HTTPS listener ("ingress",
+	// "admin"); a reload points them at the new configuration's files.
+	certs map[string]*certfile.Source
 }
 
 // backend is one running backend and what it was started from.
@@ -102,6 +107,7 @@ func Start(ctx context.Context, opts Options) (*Bridge, error) {
 		keySets:  auth.NewKeySets(auth.WithLogger(opts.Logger.Named("auth"))),
 		backends: map[store.BackendID]*backend{},
 		addrs:    map[string]string{},
+		certs:    map[string]*certfile.Source{},
 	}
 	st, err := OpenStore(ctx, cfg, opts.Logger)
 	if err != nil {
@@ -250,6 +256,8 @@ func (b *Bridge) Reload(ctx context.Context) ReloadResult {
 		res.Diagnostics = (&DiagnosticsError{Config: cfg, Diags: diags}).Error()
 	} else if err := b.checkImmutable(cfg); err != nil {
 		res.OK, res.Diagnostics = false, err.Error()
+	} else if err := b.setCerts(cfg); err != nil {
+		res.OK, res.Diagnostics = false, err.Error()
 	} else if err := b.apply(ctx, cfg, provider); err != nil {
 		res.OK, res.Diagnostics = false, err.Error()
 	}
@@ -277,6 +285,30 @@ func (b *Bridge) checkImmutable(cfg *config.Config) error {
 		return errors.New("the store block changed; restart the bridge to switch stores")
 	case cur.Server.Listen != cfg.Server.Listen || cur.Server.AdminListen != cfg.Server.AdminListen:
 		return errors.New("listen addresses changed; restart the bridge to rebind")
+	case tlsShape(cur.Server.TLS) != tlsShape(cfg.Server.TLS) || tlsShape(cur.Server.AdminTLS) != tlsShape(cfg.Server.AdminTLS):
+		// Certificate files may change (see setCerts), not whether a
+		// listener speaks TLS or its minimum version.
+		return errors.New("TLS was turned on or off, or its min_version changed; restart the bridge")
+	}
+	return nil
+}
+
+// tlsShape is what of a TLS block only a restart can change.
+func tlsShape(t *config.TLS) uint16 {
+	if t == nil {
+		return 0
+	}
+	return t.MinVersion
+}
+
+// setCerts points the HTTPS listeners at cfg's certificate files.
+func (b *Bridge) setCerts(cfg *config.Config) error {
+	for name, t := range map[string]*config.TLS{"ingress": cfg.Server.TLS, "admin": cfg.Server.AdminTLS} {
+		if src := b.certs[name]; src != nil && t != nil {
+			if err := src.Set(t.CertFile, t.KeyFile); err != nil {
+				return fmt.Errorf("%s TLS: %w", name, err)
+			}
+		}
 	}
 	return nil
 }
@@ -368,15 +400,11 @@ func (b *Bridge) listen(cfg *config.Config) error {
 	for _, l := range []struct {
 		name, addr string
 		h          http.Handler
+		tls        *config.TLS
 	}{
-		{"ingress", s.Listen, b.ingest},
-		{"admin", s.AdminListen, b.adminHandler()},
+		{"ingress", s.Listen, b.ingest, s.TLS},
+		{"admin", s.AdminListen, b.adminHandler(), s.AdminTLS},
 	} {
-		ln, err := net.Listen("tcp", l.addr)
-		if err != nil {
-			return fmt.Errorf("listening for %s on %s: %w", l.name, l.addr, err)
-		}
-		b.addrs[l.name] = ln.Addr().String()
 		srv := &http.Server{
 			Handler:           l.h,
 			ReadHeaderTimeout: s.ReadTimeout,
@@ -385,11 +413,30 @@ func (b *Bridge) listen(cfg *config.Config) error {
 			IdleTimeout:       s.IdleTimeout,
 			ErrorLog:          b.logger.Named(l.name).StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 		}
+		if l.tls != nil {
+			src, err := certfile.New(l.tls.CertFile, l.tls.KeyFile, b.logger.Named(l.name))
+			if err != nil {
+				return fmt.Errorf("%s TLS: %w", l.name, err)
+			}
+			b.certs[l.name] = src
+			srv.TLSConfig = &tls.Config{GetCertificate: src.GetCertificate, MinVersion: l.tls.MinVersion}
+		}
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			return fmt.Errorf("listening for %s on %s: %w", l.name, l.addr, err)
+		}
+		b.addrs[l.name] = ln.Addr().String()
 		b.servers = append(b.servers, srv)
 		b.serveWG.Add(1)
 		go func() {
 			defer b.serveWG.Done()
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			var err error
+			if srv.TLSConfig != nil {
+				err = srv.ServeTLS(ln, "", "") // certificates from TLSConfig.GetCertificate
+			} else {
+				err = srv.Serve(ln)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				b.logger.Error("server stopped", "server", l.name, "error", err)
 			}
 		}()

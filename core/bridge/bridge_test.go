@@ -64,6 +64,7 @@ type testEnv struct {
 	cfgPath     string
 	ticketsFile string
 	storeAttrs  string // extra attributes of the store block
+	serverAttrs string // extra attributes and blocks of the server block
 	opts        Options
 }
 
@@ -87,6 +88,7 @@ server {
   listen       = %q
   admin_listen = %q
   shutdown_timeout = "2s"
+  %s
 }
 store "sqlite" {
   path = %q
@@ -112,7 +114,7 @@ route "all" {
   }
 }
 %s
-`, pluginDir, listen, admin, filepath.Join(e.dir, "db.sqlite"), e.storeAttrs, tenant, audience, e.entra.Authority(), e.ticketsFile, extra)
+`, pluginDir, listen, admin, e.serverAttrs, filepath.Join(e.dir, "db.sqlite"), e.storeAttrs, tenant, audience, e.entra.Authority(), e.ticketsFile, extra)
 	if err := os.WriteFile(e.cfgPath, []byte(cfg), 0o644); err != nil {
 		e.t.Fatal(err)
 	}

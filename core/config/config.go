@@ -95,6 +95,19 @@ type Server struct {
 	WriteTimeout    time.Duration // default 10s
 	IdleTimeout     time.Duration // default 60s
 	ShutdownTimeout time.Duration // drain time on SIGTERM; default 30s
+	// TLS makes the ingress serve HTTPS; AdminTLS the admin listener.
+	// nil: plain HTTP (behind a TLS-terminating proxy, or on loopback).
+	TLS, AdminTLS *TLS
+}
+
+// TLS is a `tls` or `admin_tls` block of the server block.
+type TLS struct {
+	// CertFile and KeyFile are PEM files (the certificate chain, the
+	// private key), resolved against Config.Dir. A renewed pair written in
+	// their place is picked up without a restart (core/certfile).
+	CertFile, KeyFile string
+	// MinVersion is tls.VersionTLS12 (default) or tls.VersionTLS13.
+	MinVersion uint16
 }
 
 // Store is the `store` block.

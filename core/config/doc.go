@@ -19,6 +19,8 @@
 //	  max_body_bytes                      # default 1048576
 //	  read_timeout, write_timeout         # default "10s"
 //	  idle_timeout, shutdown_timeout      # default "60s", "30s"
+//	  tls       { cert_file, key_file, min_version }   # HTTPS on listen; min_version "1.2" (default) or "1.3"
+//	  admin_tls { cert_file, key_file, min_version }   # HTTPS on admin_listen
 //	}
 //	store "sqlite"   { path = "data/itsmbridge.db" }                # the default
 //	store "postgres" { dsn = env("PG_DSN")  max_open_conns = 20 }   # dsn is secret

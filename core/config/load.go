@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/itsmbridge/itsmbridge/core/certfile"
 )
 
 var rootSchema = &hcl.BodySchema{
@@ -199,8 +202,14 @@ func (d *decoder) decodeServer(cfg *Config, blocks hcl.Blocks) {
 	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "listen"}, {Name: "admin_listen"}, {Name: "admin_token"}, {Name: "max_body_bytes"},
 		{Name: "read_timeout"}, {Name: "write_timeout"}, {Name: "idle_timeout"}, {Name: "shutdown_timeout"},
-	}})
+	}, Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}, {Type: "admin_tls"}}})
 	d.add(diags...)
+	if tb := d.singleBlock(content.Blocks, "tls"); tb != nil {
+		s.TLS = d.decodeTLS(cfg, tb)
+	}
+	if tb := d.singleBlock(content.Blocks, "admin_tls"); tb != nil {
+		s.AdminTLS = d.decodeTLS(cfg, tb)
+	}
 	a := content.Attributes
 	listen := d.str(a, "listen", &s.Listen)
 	admin := d.str(a, "admin_listen", &s.AdminListen)
@@ -232,6 +241,37 @@ func (d *decoder) decodeServer(cfg *Config, blocks hcl.Blocks) {
 	if s.Listen == s.AdminListen {
 		d.errorf(rangeOf(admin), "Address already used", "listen and admin_listen must differ; both are %q.", s.Listen)
 	}
+}
+
+// decodeTLS decodes a tls or admin_tls block and loads its pair, so a
+// missing file or a key that does not match is a load-time diagnostic.
+func (d *decoder) decodeTLS(cfg *Config, b *hcl.Block) *TLS {
+	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "cert_file", Required: true}, {Name: "key_file", Required: true}, {Name: "min_version"},
+	}})
+	d.add(diags...)
+	a := content.Attributes
+	t := &TLS{MinVersion: tls.VersionTLS12}
+	certAttr := d.str(a, "cert_file", &t.CertFile)
+	d.str(a, "key_file", &t.KeyFile)
+	t.CertFile, t.KeyFile = resolve(cfg.Dir, t.CertFile), resolve(cfg.Dir, t.KeyFile)
+	min := "1.2"
+	if attr := d.str(a, "min_version", &min); attr != nil {
+		switch min {
+		case "1.2":
+		case "1.3":
+			t.MinVersion = tls.VersionTLS13
+		default:
+			d.errorf(attr.Expr.Range(), "Invalid min_version", "min_version must be \"1.2\" or \"1.3\"; got %q.", min)
+		}
+	}
+	if certAttr != nil && t.CertFile != "" && t.KeyFile != "" {
+		if _, err := certfile.Load(t.CertFile, t.KeyFile); err != nil {
+			d.errorf(certAttr.Expr.Range(), "Invalid TLS certificate",
+				"The %s block's certificate cannot be used: %s.", b.Type, err)
+		}
+	}
+	return t
 }
 
 // checkListen validates a host:port address and reports whether it is loopback.
