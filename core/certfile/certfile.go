@@ -40,6 +40,7 @@ type Source struct {
 	certMod, keyMod   time.Time
 	checked           time.Time
 	failedMod         [2]time.Time // the modification times of a pair that failed, not retried until they change
+	statFailed        bool         // the files could not be checked (reported once until they can)
 }
 
 // CheckEvery is how often a Source looks at its files.
@@ -91,9 +92,13 @@ func (s *Source) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) 
 func (s *Source) reloadLocked() {
 	cm, km, err := modTimes(s.certFile, s.keyFile)
 	if err != nil {
-		s.log.Warn("cannot check the TLS certificate files; serving the loaded certificate", "error", err)
+		if !s.statFailed {
+			s.statFailed = true
+			s.log.Warn("cannot check the TLS certificate files; serving the loaded certificate", "error", err)
+		}
 		return
 	}
+	s.statFailed = false
 	if cm.Equal(s.certMod) && km.Equal(s.keyMod) {
 		return
 	}

@@ -79,6 +79,20 @@ func TestRotation(t *testing.T) {
 	if got := served(t, s); got != 4 {
 		t.Fatalf("after fixing the renewal: serial %d, want 4", got)
 	}
+
+	// Files gone (a secret unmounted): the loaded pair stays, reported once.
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		tick()
+		if got := served(t, s); got != 4 {
+			t.Fatalf("with the key file gone: serial %d, want 4", got)
+		}
+	}
+	if n := strings.Count(logs.String(), "cannot check"); n != 1 {
+		t.Errorf("missing files reported %d times, want once:\n%s", n, logs.String())
+	}
 }
 
 func TestNewRefusesBadPairs(t *testing.T) {
