@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -10,7 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/itsmbridge/itsmbridge/core/config"
+	"github.com/itsmbridge/itsmbridge/core/ingest"
+	"github.com/itsmbridge/itsmbridge/core/normalize"
+	"github.com/itsmbridge/itsmbridge/core/route"
+	"github.com/itsmbridge/itsmbridge/core/store"
 	"github.com/itsmbridge/itsmbridge/core/store/pgtest"
+	"github.com/itsmbridge/itsmbridge/core/store/postgres"
 )
 
 // cluster is several replicas of one bridge (DESIGN §8.7): real
@@ -47,6 +56,70 @@ func newCluster(t testing.TB, n int, o envOptions) *cluster {
 		}
 	}
 	return c
+}
+
+// prefill stores n fires (alert i as payload(i)) in the cluster's database
+// before the replicas start, as the ingress would: normalized, routed with
+// replica 0's configuration, one delivery per matching backend.
+func (c *cluster) prefill(n int) {
+	c.t.Helper()
+	ctx := context.Background()
+	e := c.reps[0]
+	cfg, diags := config.Load(e.cfgPath, config.Options{})
+	if diags.HasErrors() {
+		c.t.Fatalf("load %s: %s", e.cfgPath, diags.Error())
+	}
+	router, err := route.New(cfg, hclog.NewNullLogger())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	st, err := postgres.Open(ctx, c.dsn, postgres.Options{})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer st.Close()
+	next := make(chan int)
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range 32 { // concurrent ingests share commits
+		wg.Go(func() {
+			for i := range next {
+				a, err := normalize.Normalize(e.payload(i, false))
+				if err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+					continue
+				}
+				a.Source = cfg.Sources[0].Name
+				routed, _ := router.Route(a)
+				rec := store.IngestRecord{Source: a.Source, Alert: *a, Raw: e.payload(i, false)}
+				for _, d := range routed {
+					nd, err := ingest.NewDelivery(a, d)
+					if err == nil {
+						rec.Deliveries = append(rec.Deliveries, nd)
+					}
+				}
+				if _, err := st.Ingest(ctx, rec); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		c.t.Fatalf("prefill: %v", err)
+	default:
+	}
 }
 
 // start launches every replica at once — they migrate the empty database
