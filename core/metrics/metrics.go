@@ -168,6 +168,9 @@ func (m *Metrics) Reload(ok bool) {
 // figures only, whose cost does not grow with the stored history.
 type StatsSource interface {
 	QueueStats(ctx context.Context) (store.Stats, error)
+	// Ping reports whether the store is usable (a SQLite store that lost
+	// an fsync answers reads but refuses writes: it is down).
+	Ping(ctx context.Context) error
 }
 
 // WatchStore adds gauges computed from the store at scrape time: queue depth
@@ -192,7 +195,7 @@ var (
 	descUnrouted = prometheus.NewDesc("itsmbridge_unrouted_alerts",
 		"Stored alerts that matched no route.", nil, nil)
 	descStoreUp = prometheus.NewDesc("itsmbridge_store_up",
-		"1 when the store answered the last scrape.", nil, nil)
+		"1 when the store is usable (it answers, and accepts writes) at scrape time.", nil, nil)
 )
 
 type storeCollector struct {
@@ -209,12 +212,16 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	up := 1.0
+	if err := c.src.Ping(ctx); err != nil {
+		up = 0
+	}
 	st, err := c.src.QueueStats(ctx)
 	if err != nil {
 		ch <- prometheus.MustNewConstMetric(descStoreUp, prometheus.GaugeValue, 0)
 		return
 	}
-	ch <- prometheus.MustNewConstMetric(descStoreUp, prometheus.GaugeValue, 1)
+	ch <- prometheus.MustNewConstMetric(descStoreUp, prometheus.GaugeValue, up)
 	ch <- prometheus.MustNewConstMetric(descQuarantine, prometheus.GaugeValue, float64(st.Quarantined))
 	ch <- prometheus.MustNewConstMetric(descUnrouted, prometheus.GaugeValue, float64(st.Unrouted))
 	now := time.Now()

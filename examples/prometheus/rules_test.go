@@ -56,6 +56,8 @@ func loadRules(t *testing.T) []rule {
 // queueStats is a store with one backend queue, for the store gauges.
 type queueStats struct{}
 
+func (queueStats) Ping(context.Context) error { return nil }
+
 func (queueStats) QueueStats(context.Context) (store.Stats, error) {
 	b := store.BackendStats{Backend: store.BackendID{Type: "servicenow", Name: "prod"}, Pending: 1, Dead: 1, OldestEnqueuedAt: time.Now()}
 	return store.Stats{Pending: 1, Dead: 1, Backends: []store.BackendStats{b}}, nil
