@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/itsmbridge/itsmbridge/core/config"
 	"github.com/itsmbridge/itsmbridge/core/ingest"
@@ -41,13 +42,14 @@ func replicaUser(i int) string { return fmt.Sprintf("replica-%d", i) }
 func newCluster(t testing.TB, n int, o envOptions) *cluster {
 	t.Helper()
 	dsn := pgtest.Start(t) // first: its database is dropped after the hosts stop
-	o.store = fmt.Sprintf("store \"postgres\" {\n  dsn = %q\n}", dsn)
 	o.snowUsers = nil
 	for i := range n {
 		o.snowUsers = append(o.snowUsers, replicaUser(i))
 	}
 	c := &cluster{t: t, dsn: dsn}
 	for i := range n {
+		// Each replica's connections carry its name (see waitDisconnected).
+		o.store = fmt.Sprintf("store \"postgres\" {\n  dsn = %q\n}", dsn+"&application_name="+replicaUser(i))
 		o.name, o.snowUser = fmt.Sprintf("replica %d", i), replicaUser(i)
 		if i == 0 {
 			c.reps = append(c.reps, newEnv(t, o))
@@ -119,6 +121,34 @@ func (c *cluster) prefill(n int) {
 	case err := <-errs:
 		c.t.Fatalf("prefill: %v", err)
 	default:
+	}
+}
+
+// waitDisconnected waits until PostgreSQL has no session of replica i left
+// (after a SIGKILL: a statement batch the replica sent just before it died
+// may still commit while its session lives; once the sessions are gone,
+// nothing more of the replica's can).
+func (c *cluster) waitDisconnected(i int) {
+	c.t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.dsn)
+	if err != nil {
+		c.t.Fatalf("connect to the store: %v", err)
+	}
+	defer conn.Close(ctx)
+	deadline := time.Now().Add(30 * time.Second) // a hang guard, not a timing assertion
+	for {
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, replicaUser(i)).Scan(&n); err != nil {
+			c.t.Fatalf("pg_stat_activity: %v", err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("replica %d still has %d PostgreSQL sessions 30 s after it was killed", i, n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -103,7 +103,10 @@ func TestReplicasPostgres(t *testing.T) {
 		return l.ackedFired() >= n/3 && len(victimLeases()) > 0
 	})
 	c.reps[victim].killHost()
-	// A dead replica cannot complete anything: these leases are orphans now.
+	// A dead replica cannot complete anything once PostgreSQL has closed its
+	// sessions (a batch sent just before the kill may still commit until
+	// then): what it still leases are orphans.
+	c.waitDisconnected(victim)
 	orphans := victimLeases()
 	acked, created := l.ackedFired(), admin.incidents()
 	<-streamed
