@@ -282,6 +282,18 @@ func BenchmarkReplicasEndToEnd(b *testing.B) {
 	b.Run("noop-drain-concurrency-128", func(b *testing.B) { benchReplicasDrain(b, 128) })
 }
 
+// doneDeliveries is the number of deliveries done, from the admin API of
+// replica e; a dead letter fails the benchmark.
+func doneDeliveries(b *testing.B, e *env) int64 {
+	b.Helper()
+	var st struct{ Done, Dead int64 }
+	e.getJSON("/api/v1/stats", &st)
+	if st.Dead > 0 {
+		b.Fatalf("%d deliveries dead-lettered", st.Dead)
+	}
+	return st.Done
+}
+
 // benchReplicasDrain is the dispatch half of the noop case alone: b.N
 // fires are stored (normalized and routed as the ingress would) before the
 // two replicas start, and the clock runs from both being ready until every
@@ -294,14 +306,7 @@ func benchReplicasDrain(b *testing.B, maxConcurrency int) {
 	c := newCluster(b, 2, envOptions{maxConcurrency: maxConcurrency, noop: true})
 	c.prefill(b.N)
 	admin := c.reps[0]
-	done := func() int64 {
-		var st struct{ Done, Dead int64 }
-		admin.getJSON("/api/v1/stats", &st)
-		if st.Dead > 0 {
-			b.Fatalf("%d deliveries dead-lettered", st.Dead)
-		}
-		return st.Done
-	}
+	done := func() int64 { return doneDeliveries(b, admin) }
 	b.ResetTimer()
 	c.start()
 	start, done0 := time.Now(), done()
@@ -331,14 +336,7 @@ func benchReplicas(b *testing.B, noop bool) {
 	for i := range bodies {
 		bodies[i] = admin.payload(i, false)
 	}
-	done := func() int64 {
-		var st struct{ Done, Dead int64 }
-		admin.getJSON("/api/v1/stats", &st)
-		if st.Dead > 0 {
-			b.Fatalf("%d deliveries dead-lettered", st.Dead)
-		}
-		return st.Done
-	}
+	done := func() int64 { return doneDeliveries(b, admin) }
 	cpu := func() (pg, hosts, self time.Duration) {
 		for _, r := range c.reps {
 			hosts += pgtest.TreeCPU(r.host.pid())

@@ -50,6 +50,32 @@ route "all" {
 	return path
 }
 
+// openOpsStore opens the SQLite store of opsConfig(dir).
+func openOpsStore(t *testing.T, dir string) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "db.sqlite"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// ingestFire stores a fired alert id with one delivery of ticket key to
+// the jsonl backend.
+func ingestFire(t *testing.T, st *sqlite.Store, id, key string) store.IngestResult {
+	t.Helper()
+	res, err := st.Ingest(context.Background(), store.IngestRecord{
+		Source:     "prod",
+		Alert:      sdk.Alert{ID: id, Status: "fired", Rule: "cpu-high", DedupKey: id + "|fired|t", Targets: []string{}, ConfigurationItems: []string{}, Custom: map[string]string{}},
+		Raw:        []byte(`{}`),
+		Deliveries: []store.NewDelivery{{Route: "all", Backend: store.BackendID{Type: "jsonl", Name: "file"}, TicketKey: key, Event: store.EventFired}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 func TestAuthCheckExplainsARealToken(t *testing.T) {
 	entra := entratest.New()
 	authority := entra.Start()
@@ -77,20 +103,9 @@ func TestDLQAndAlertsCommandsOperateOnTheStore(t *testing.T) {
 	dir := t.TempDir()
 	cfg := opsConfig(t, dir, "http://127.0.0.1:1")
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "db.sqlite"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openOpsStore(t, dir)
 	backend := store.BackendID{Type: "jsonl", Name: "file"}
-	res, err := st.Ingest(ctx, store.IngestRecord{
-		Source:     "prod",
-		Alert:      sdk.Alert{ID: "a1", Status: "fired", Rule: "cpu-high", DedupKey: "a1|fired|t", Targets: []string{}, ConfigurationItems: []string{}, Custom: map[string]string{}},
-		Raw:        []byte(`{}`),
-		Deliveries: []store.NewDelivery{{Route: "all", Backend: backend, TicketKey: "k1", Event: store.EventFired}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := ingestFire(t, st, "a1", "k1")
 	ds, err := st.Claim(ctx, "test", backend, 1, time.Minute)
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("claim: %v %v", ds, err)
@@ -132,20 +147,9 @@ func TestStoreBackupCommand(t *testing.T) {
 	dir := t.TempDir()
 	cfg := opsConfig(t, dir, "http://127.0.0.1:1")
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "db.sqlite"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	backend := store.BackendID{Type: "jsonl", Name: "file"}
+	st := openOpsStore(t, dir)
 	for _, id := range []string{"a1", "a2"} {
-		if _, err := st.Ingest(ctx, store.IngestRecord{
-			Source:     "prod",
-			Alert:      sdk.Alert{ID: id, Status: "fired", Rule: "cpu-high", DedupKey: id + "|fired|t", Targets: []string{}, ConfigurationItems: []string{}, Custom: map[string]string{}},
-			Raw:        []byte(`{}`),
-			Deliveries: []store.NewDelivery{{Route: "all", Backend: backend, TicketKey: id, Event: store.EventFired}},
-		}); err != nil {
-			t.Fatal(err)
-		}
+		ingestFire(t, st, id, id)
 	}
 	// The store stays open, as a running server's would.
 	defer st.Close()
