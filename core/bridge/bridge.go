@@ -256,10 +256,12 @@ func (b *Bridge) Reload(ctx context.Context) ReloadResult {
 		res.Diagnostics = (&DiagnosticsError{Config: cfg, Diags: diags}).Error()
 	} else if err := b.checkImmutable(cfg); err != nil {
 		res.OK, res.Diagnostics = false, err.Error()
-	} else if err := b.setCerts(cfg); err != nil {
-		res.OK, res.Diagnostics = false, err.Error()
 	} else if err := b.apply(ctx, cfg, provider); err != nil {
 		res.OK, res.Diagnostics = false, err.Error()
+	} else if err := b.setCerts(cfg); err != nil {
+		// Loading the configuration checked the pairs; they changed since.
+		// The listeners keep their certificates and follow the files.
+		b.logger.Error("the reloaded TLS certificate files do not load; serving the previous certificates", "error", err)
 	}
 	b.metrics.Reload(res.OK)
 	if res.OK {
