@@ -49,7 +49,7 @@ func (s *Sandbox) TicketURL(plugin, key, number string) string {
 	case "servicenow":
 		// Readable rather than encoded: ticket keys are hex.
 		return "curl -su sandbox:sandbox '" + s.ServiceNowURL + "/api/now/table/incident?sysparm_query=correlation_id=" +
-			url.QueryEscape(key) + "&sysparm_fields=number,state,short_description,cmdb_ci'"
+			url.QueryEscape(key) + "&sysparm_fields=number,state,short_description,cmdb_ci,u_environment'"
 	case "jira":
 		if number != "" && !strings.ContainsAny(number, "/?#") {
 			return "curl -su sandbox:sandbox '" + s.JiraURL + "/rest/api/3/issue/" + number + "?fields=summary,status,labels'"
