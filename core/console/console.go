@@ -72,6 +72,10 @@ type Console struct {
 	mu        sync.Mutex
 	routerFor *config.Config // the configuration router was built from
 	router    *route.Router
+	// The overview's history totals and when they were counted (totals).
+	totalsMu               sync.Mutex
+	totalAlerts, totalDone int64
+	totalsAt               time.Time
 }
 
 // routes returns the running configuration and a router for it, built once

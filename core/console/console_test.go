@@ -525,6 +525,22 @@ func TestOverviewRateAndQueues(t *testing.T) {
 	if !strings.Contains(row, `<td class="num">5</td>`) || !strings.Contains(row, " ago ") {
 		t.Errorf("backend row = %s", row)
 	}
+
+	// The history totals are counted at most once a minute (full scans);
+	// the queue figures at every refresh.
+	e.ingest(payload(t, 20, "r", 3), e.now)
+	body = e.get("/overview/live").body
+	if !strings.Contains(body, `<dt>Alerts stored</dt><dd><a href="/alerts">5</a></dd>`) {
+		t.Error("the alert total was counted again within a minute")
+	}
+	row = regexp.MustCompile(`(?s)<th scope="row">jsonl.file</th>.*?</tr>`).FindString(body)
+	if !strings.Contains(row, `<td class="num">6</td>`) {
+		t.Errorf("the queue figures were not read again: backend row = %s", row)
+	}
+	e.now = e.now.Add(time.Minute)
+	if body = e.get("/overview/live").body; !strings.Contains(body, `<dt>Alerts stored</dt><dd><a href="/alerts">6</a></dd>`) {
+		t.Error("the alert total was not counted again after a minute")
+	}
 }
 
 func TestBadInput(t *testing.T) {

@@ -23,6 +23,7 @@ const (
 type overviewData struct {
 	At       time.Time
 	Stats    store.Stats
+	TotalsAt time.Time // when Stats.Alerts and Stats.Done were counted
 	Rate     rate
 	Outcomes []countRow
 	Sampled  int // completed deliveries the outcome breakdown looked at
@@ -84,11 +85,33 @@ func (c *Console) overviewLive(w http.ResponseWriter, r *http.Request) {
 	c.renderTemplate(w, r, http.StatusOK, "overview", "live", d)
 }
 
+// totalsEvery is how often the overview counts the whole history (every
+// alert, every done delivery: full index scans that grow with retention);
+// the queue figures are read at every refresh.
+const totalsEvery = time.Minute
+
+// totals returns the history totals, counted at most every totalsEvery.
+func (c *Console) totals(ctx context.Context, now time.Time) (alerts, done int64, at time.Time, err error) {
+	c.totalsMu.Lock()
+	defer c.totalsMu.Unlock()
+	if c.totalsAt.IsZero() || now.Sub(c.totalsAt) >= totalsEvery || now.Before(c.totalsAt) {
+		st, err := c.o.Store.Stats(ctx)
+		if err != nil {
+			return 0, 0, time.Time{}, err
+		}
+		c.totalAlerts, c.totalDone, c.totalsAt = st.Alerts, st.Done, now
+	}
+	return c.totalAlerts, c.totalDone, c.totalsAt, nil
+}
+
 func (c *Console) overviewData(ctx context.Context) (overviewData, error) {
 	now := c.o.Now()
 	d := overviewData{At: now, Reload: c.o.Runtime.LastReload()}
 	var err error
-	if d.Stats, err = c.o.Store.Stats(ctx); err != nil {
+	if d.Stats, err = c.o.Store.QueueStats(ctx); err != nil {
+		return d, err
+	}
+	if d.Stats.Alerts, d.Stats.Done, d.TotalsAt, err = c.totals(ctx, now); err != nil {
 		return d, err
 	}
 	if d.Rate, err = c.alertRate(ctx, now); err != nil {
