@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/itsmbridge/itsmbridge/core/store"
+	"github.com/itsmbridge/itsmbridge/core/store/internal/groupcommit"
 )
 
 // ingestSQL inserts one alert and its deliveries in one statement; a
@@ -144,7 +145,7 @@ func (s *Store) Ingest(ctx context.Context, rec store.IngestRecord) (store.Inges
 // batcher collects waiting ingests into batches and commits them.
 func (s *Store) batcher() {
 	defer s.bg.Done()
-	collect(s.ingests, s.closing, s.maxBatch, s.batchWait, s.commitBatch)
+	groupcommit.Collect(s.ingests, s.closing, s.maxBatch, s.batchWait, s.commitBatch)
 }
 
 // commitBatch commits a batch, retrying it on deadlock or serialization

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/itsmbridge/itsmbridge/core/store"
+	"github.com/itsmbridge/itsmbridge/core/store/internal/groupcommit"
 )
 
 // Lease-checked queue updates (Renew, Complete, Retry, DeadLetter) are group
@@ -130,7 +131,7 @@ func (s *Store) submit(ctx context.Context, u *update) error {
 // updater collects queued updates into batches and commits them.
 func (s *Store) updater() {
 	defer s.bg.Done()
-	collect(s.updates, s.closing, s.maxBatch, 0, s.commitUpdates)
+	groupcommit.Collect(s.updates, s.closing, s.maxBatch, 0, s.commitUpdates)
 }
 
 // commitUpdates commits a batch of updates and answers each one.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/itsmbridge/itsmbridge/core/store"
+	"github.com/itsmbridge/itsmbridge/core/store/internal/groupcommit"
 )
 
 // op is one write executed by the writer goroutine inside a shared
@@ -60,39 +61,7 @@ func (s *Store) write(ctx context.Context, o *op) error {
 func (s *Store) writer() {
 	defer close(s.writerEnd)
 	defer close(s.committed) // the syncer answers what is left, then ends
-	batch := make([]*op, 0, s.maxBatch)
-	for {
-		batch = batch[:0]
-		select {
-		case o := <-s.ops:
-			batch = append(batch, o)
-		case <-s.closing:
-			return
-		}
-	drain:
-		for len(batch) < s.maxBatch {
-			select {
-			case o := <-s.ops:
-				batch = append(batch, o)
-			default:
-				break drain
-			}
-		}
-		if s.batchWait > 0 && len(batch) < s.maxBatch {
-			timer := time.NewTimer(s.batchWait)
-		linger:
-			for len(batch) < s.maxBatch {
-				select {
-				case o := <-s.ops:
-					batch = append(batch, o)
-				case <-timer.C:
-					break linger
-				}
-			}
-			timer.Stop()
-		}
-		s.commit(batch)
-	}
+	groupcommit.Collect(s.ops, s.closing, s.maxBatch, s.batchWait, s.commit)
 }
 
 // commit runs batch in one transaction and hands it to the syncer, which
