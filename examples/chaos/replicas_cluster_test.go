@@ -86,7 +86,8 @@ func (c *cluster) prefill(n int) {
 	for range 32 { // concurrent ingests share commits
 		wg.Go(func() {
 			for i := range next {
-				a, err := normalize.Normalize(e.payload(i, false))
+				raw := e.payload(i, false)
+				a, err := normalize.Normalize(raw)
 				if err != nil {
 					select {
 					case errs <- err:
@@ -96,7 +97,7 @@ func (c *cluster) prefill(n int) {
 				}
 				a.Source = cfg.Sources[0].Name
 				routed, _ := router.Route(a)
-				rec := store.IngestRecord{Source: a.Source, Alert: *a, Raw: e.payload(i, false)}
+				rec := store.IngestRecord{Source: a.Source, Alert: *a, Raw: raw}
 				for _, d := range routed {
 					nd, err := ingest.NewDelivery(a, d)
 					if err == nil {
